@@ -1,0 +1,57 @@
+# Creating APIs course. Two commands on a fresh machine:
+#   make lab    set up .venv if needed and open the course in JupyterLab (JUPYTER_ARGS=--no-browser ...)
+#   make test   set up .venv if needed and run every test, notebooks included
+# Every target (re)builds .venv first when it is missing or older than pyproject.toml / constraints.txt.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.course-api-installed
+KERNEL := course-api
+JUPYTER_ARGS ?=
+PYTEST_ARGS ?=
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help setup kernel lab test serve train doctor lock clean
+
+help: ## show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab,test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (course-api)" >/dev/null
+	@touch $@
+	@echo "Environment ready in $(VENV) (Jupyter kernel '$(KERNEL)' registered)."
+
+setup: $(STAMP) ## create or update .venv with the pinned versions and register the Jupyter kernel
+
+kernel: $(STAMP) ## re-register the Jupyter kernel 'course-api' for this .venv
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (course-api)"
+
+lab: $(STAMP) ## open the course in JupyterLab (pass options with JUPYTER_ARGS)
+	$(BIN)/jupyter lab notebooks/00_setup.ipynb $(JUPYTER_ARGS)
+
+test: $(STAMP) ## run every test, notebooks included
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+serve: $(STAMP) ## run the course server on http://127.0.0.1:8000
+	$(BIN)/course-api serve
+
+train: $(STAMP) ## retrain both models and rewrite the shipped weights and model card
+	$(BIN)/course-api train
+
+doctor: $(STAMP) ## check versions, device, weights and the Jupyter kernel
+	$(BIN)/course-api doctor
+
+lock: ## re-resolve the newest versions allowed by pyproject.toml into constraints.txt
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e ".[lab,test]"
+	{ sed -n '1,3p' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable \
+	  | grep -v '^course-api' | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .lock-venv
+
+clean: ## remove .venv, caches and test artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

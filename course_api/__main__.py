@@ -1,0 +1,3 @@
+from course_api.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""The ``course-api`` command (also ``python -m course_api``): serve, train, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    return int(args.handler(args) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from course_api import __version__
+
+    parser = argparse.ArgumentParser(prog="course-api", description="The Creating APIs course: server, models, checks.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the course server with uvicorn (127.0.0.1:8000)")
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: COURSE_API_DEVICE or auto)")
+    serve.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(handler=cmd_serve)
+
+    train = commands.add_parser("train", help="train the digit and sentiment models and write safetensors weights")
+    train.add_argument("--device", default=None, help="device to train on (default: COURSE_API_DEVICE or auto)")
+    train.add_argument("--model", choices=["all", "digits", "sentiment"], default="all")
+    train.add_argument("--output", type=Path, default=None, help="folder for the weights (default: the package's)")
+    train.add_argument("--epochs", type=int, default=40, help="epochs for the digit model (default 40)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.set_defaults(handler=cmd_train)
+
+    doctor = commands.add_parser("doctor", help="check the environment: versions, device, weights, Jupyter kernel")
+    doctor.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from course_api.device import DeviceUnavailableError, resolve_device
+    from course_api.settings import Settings
+
+    if args.device:
+        os.environ["COURSE_API_DEVICE"] = args.device  # the reloader's worker process reads it too
+    settings = Settings.from_env(host=args.host, port=args.port)
+    try:
+        choice = resolve_device(settings.device)
+    except (DeviceUnavailableError, ValueError) as exc:
+        print(f"course-api serve: {exc}", file=sys.stderr)
+        return 2
+    print(f"Course server on http://{settings.host}:{settings.port}  (device {choice}; docs at /docs; Ctrl+C stops)")
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"Listening on {settings.host}: other machines on the network can reach this server.", file=sys.stderr)
+    try:
+        uvicorn.run(
+            "course_api.server:app",
+            host=settings.host,
+            port=settings.port,
+            reload=args.reload,
+            log_level=args.log_level,
+            timeout_graceful_shutdown=5,
+        )
+    except OSError as exc:
+        print(f"course-api serve: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import time
+
+    from course_api.device import DeviceUnavailableError, resolve_device
+    from course_api.settings import default_weights_dir
+    from course_api.training import train_all
+
+    try:
+        choice = resolve_device(args.device)
+    except (DeviceUnavailableError, ValueError) as exc:
+        print(f"course-api train: {exc}", file=sys.stderr)
+        return 2
+    output = args.output or default_weights_dir()
+    print(f"Training on {choice}; weights go to {output}")
+    start = time.perf_counter()
+    results = train_all(output, choice.device, which=args.model, progress=not args.no_progress, digits_epochs=args.epochs)
+    for result in results:
+        metrics = ", ".join(f"{k} {v:.2%}" for k, v in result.card.items() if "accuracy" in k)
+        print(f"  {result.name:<9} {result.seconds:5.1f} s  {metrics}  -> {result.path}")
+    print(f"Done in {time.perf_counter() - start:.1f} s. Model card: {output / 'MODEL_CARD.md'}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from course_api.doctor import run_checks
+
+    problems = 0
+    for check in run_checks():
+        mark = "ok " if check.ok else "!! "
+        print(f"{mark} {check.name:<16} {check.detail}")
+        if not check.ok:
+            problems += 1
+            if check.fix:
+                print(f"    -> {check.fix}")
+    print("\nAll good." if not problems else f"\n{problems} problem(s): see the '->' lines above.")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

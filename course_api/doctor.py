@@ -1,0 +1,123 @@
+"""Environment checks for ``course-api doctor`` and notebook 00: the first thing to run when something is off."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+KERNEL_NAME = "course-api"
+PACKAGES = ("torch", "fastapi", "uvicorn", "starlette", "pydantic", "python-multipart", "pillow", "requests")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def check_python() -> Check:
+    ok = sys.version_info >= (3, 10)
+    where = "the course's .venv" if ".venv" in sys.prefix else sys.prefix
+    return Check("python", ok, f"{platform.python_version()} ({where})", "" if ok else "Use Python 3.10 or newer.")
+
+
+def check_packages() -> list[Check]:
+    checks = []
+    for name, version in package_versions().items():
+        fix = "" if version else "Run 'make lab' (or 'pip install -c constraints.txt -e .[lab,test]') in the course folder."
+        checks.append(Check(name, version is not None, version or "not installed", fix))
+    return checks
+
+
+def check_device() -> Check:
+    from course_api.device import ENV_VAR, DeviceUnavailableError, available_devices, resolve_device
+
+    try:
+        choice = resolve_device()
+    except (DeviceUnavailableError, ValueError) as exc:
+        return Check("device", False, str(exc), f"Unset {ENV_VAR} or set it to one of: {', '.join(available_devices())}.")
+    return Check("device", True, f"{choice.device}: {choice.reason}; available: {', '.join(available_devices())}")
+
+
+def check_weights() -> Check:
+    from course_api.models.store import DIGITS_FILE, SENTIMENT_FILE, read_card
+    from course_api.settings import Settings
+
+    folder = Settings.from_env().weights_dir
+    try:
+        cards = [read_card(folder / f) for f in (DIGITS_FILE, SENTIMENT_FILE)]
+    except Exception as exc:  # noqa: BLE001 - report any failure to read the weights
+        return Check("weights", False, str(exc), "Run 'course-api train' to create them.")
+    accuracy = ", ".join(f"{c['name']} {c['test_accuracy']:.1%}" for c in cards)
+    return Check("weights", True, f"{folder} ({accuracy} test accuracy)")
+
+
+def check_kernel() -> Check:
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+    except ImportError:
+        return Check("jupyter kernel", False, "jupyter_client is not installed", "Run 'make lab' to install JupyterLab.")
+    specs = KernelSpecManager().find_kernel_specs()
+    if KERNEL_NAME not in specs:
+        return Check(
+            "jupyter kernel",
+            False,
+            f"no kernel named '{KERNEL_NAME}' (notebooks would say 'No such kernel')",
+            f"Run 'make kernel' or: {sys.executable} -m ipykernel install --sys-prefix --name {KERNEL_NAME}",
+        )
+    spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    python = Path(spec.argv[0])
+    ok = python.exists()
+    return Check(
+        "jupyter kernel",
+        ok,
+        f"'{KERNEL_NAME}' -> {python}",
+        "" if ok else f"The kernel points at a Python that is gone; re-register it with 'make kernel'.",
+    )
+
+
+def check_port(port: int = 8000) -> Check:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        busy = sock.connect_ex(("127.0.0.1", port)) == 0
+    if busy:
+        return Check(
+            "port 8000", False, "something is already listening on 127.0.0.1:8000",
+            "Stop it, or run 'course-api serve --port 8001'. Notebooks use a free port of their own either way.",
+        )
+    return Check("port 8000", True, "free for 'course-api serve'")
+
+
+def check_offline_docs() -> Check:
+    import fastapi_offline
+
+    static = Path(fastapi_offline.__file__).parent / "static"
+    needed = ["swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"]
+    missing = [n for n in needed if not (static / n).is_file()]
+    if missing:
+        return Check("offline docs", False, f"missing {', '.join(missing)}", "Reinstall fastapi-offline.")
+    return Check("offline docs", True, "Swagger UI and ReDoc assets are served by the course server itself")
+
+
+def run_checks() -> list[Check]:
+    checks = [check_python(), *check_packages()]
+    checks += [check_device(), check_weights(), check_kernel(), check_port(), check_offline_docs()]
+    if os.environ.get("COURSE_API_DEVICE"):
+        checks.append(Check("COURSE_API_DEVICE", True, os.environ["COURSE_API_DEVICE"]))
+    return checks

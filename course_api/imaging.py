@@ -1,0 +1,105 @@
+"""Turn an uploaded image (PNG or JPEG, any size, any colour) into the digit model's 8x8 input.
+
+The scikit-learn digits were made by scanning handwriting into 32x32 black-and-white bitmaps, with the
+digit scaled to fill the box, then counting the ink pixels in each 4x4 block: every pixel of the 8x8
+result is a count from 0 (no ink) to 16 (all ink). :func:`digit_pixels` repeats those steps on any image:
+
+1. flatten transparency onto white and convert to grey;
+2. find out which side is ink: a light background (paper) is inverted, a dark one (a screen) is kept;
+3. crop to the ink, pad to a centred square, scale to 32x32 and threshold at half the ink range;
+4. count the ink in each 4x4 block.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+ACCEPTED_FORMATS = ("PNG", "JPEG")
+BITMAP_SIDE = 32
+BLOCK = 4
+
+
+class ImageError(ValueError):
+    """An upload that cannot be used as an image. ``status`` is the HTTP status code to answer with."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Decode PNG or JPEG bytes; refuse anything else, anything broken and anything too large."""
+    if not data:
+        raise ImageError("The uploaded file is empty: send a PNG or JPEG image.", 422)
+    try:
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except UnidentifiedImageError:
+        raise ImageError(
+            "The uploaded file is not a PNG or JPEG image. Send a PNG or JPEG (other formats such as GIF, "
+            "BMP, TIFF or WebP are not accepted).",
+            415,
+        ) from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"The image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}. "
+            "Scale it down before uploading.",
+            413,
+        )
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"The image could not be decoded ({exc}); it may be truncated or corrupt.", 422) from None
+    return image
+
+
+def to_grey(image: Image.Image) -> np.ndarray:
+    """Greyscale as float32 0..255, with any transparency flattened onto a white background."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return np.asarray(image.convert("L"), dtype=np.float32)
+
+
+def ink_map(grey: np.ndarray) -> np.ndarray:
+    """0..1 ink intensity: dark ink on a light background is inverted, light ink on dark is kept."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    ink = 255.0 - grey if np.median(border) > 127 else grey
+    low, high = float(ink.min()), float(ink.max())
+    if high - low < 1e-6:
+        return np.zeros_like(ink)
+    return (ink - low) / (high - low)
+
+
+def digit_pixels(image: Image.Image) -> np.ndarray:
+    """The model's input for ``image``: an ``(8, 8)`` float32 array of ink counts 0..16."""
+    ink = ink_map(to_grey(image))
+    mask = ink > 0.5
+    if not mask.any():
+        return np.zeros((BITMAP_SIDE // BLOCK, BITMAP_SIDE // BLOCK), dtype=np.float32)
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    side = max(crop.shape)
+    square = np.zeros((side, side), dtype=np.float32)
+    top = (side - crop.shape[0]) // 2
+    left = (side - crop.shape[1]) // 2
+    square[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
+    resized = Image.fromarray(square).resize((BITMAP_SIDE, BITMAP_SIDE), Image.Resampling.BILINEAR)
+    bitmap = np.asarray(resized) > 0.5
+    blocks = bitmap.reshape(BITMAP_SIDE // BLOCK, BLOCK, BITMAP_SIDE // BLOCK, BLOCK)
+    return blocks.sum(axis=(1, 3)).astype(np.float32)
+
+
+def pixels_to_png(pixels: np.ndarray, scale: int = 8) -> bytes:
+    """Draw 8x8 digit pixels (0..16) as a black-on-white PNG, ``scale`` screen pixels per cell."""
+    grey = 255 - np.clip(np.asarray(pixels, dtype=np.float32) / 16.0, 0, 1) * 255
+    image = Image.fromarray(grey.astype(np.uint8), mode="L")
+    image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,74 @@
+"""Running the course models: load once, keep on one device, predict in eval mode under ``inference_mode``."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from course_api.device import DeviceChoice, resolve_device
+from course_api.models.digits import DIGIT_CLASSES, IMAGE_SIDE, DigitCNN
+from course_api.models.sentiment import SENTIMENT_LABELS, SentimentModel
+from course_api.models.store import DIGITS_FILE, SENTIMENT_FILE, load_weights, read_card, read_metadata
+
+
+@dataclass
+class ModelService:
+    """Both models on one device, with their cards. Create it with :meth:`load`."""
+
+    digits: DigitCNN
+    sentiment: SentimentModel
+    choice: DeviceChoice
+    cards: dict[str, dict[str, Any]]
+    load_seconds: float = 0.0
+    _dtype: torch.dtype = field(default=torch.float32, repr=False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.choice.device
+
+    @classmethod
+    def load(cls, weights_dir: Path, device: str | torch.device | None = None) -> "ModelService":
+        start = time.perf_counter()
+        choice = resolve_device(device)
+        digits = load_weights(DigitCNN(), weights_dir / DIGITS_FILE, choice.device)
+        vocab = json.loads(read_metadata(weights_dir / SENTIMENT_FILE)["vocab"])
+        dim = int(read_card(weights_dir / SENTIMENT_FILE).get("dim", 16))
+        sentiment = load_weights(SentimentModel(vocab, dim=dim), weights_dir / SENTIMENT_FILE, choice.device)
+        cards = {"digits": read_card(weights_dir / DIGITS_FILE), "sentiment": read_card(weights_dir / SENTIMENT_FILE)}
+        return cls(digits, sentiment, choice, cards, load_seconds=time.perf_counter() - start)
+
+    def digit_probabilities(self, pixels: np.ndarray | Sequence) -> np.ndarray:
+        """Probabilities ``(N, 10)`` for a batch of 8x8 images with values 0..16."""
+        batch = np.asarray(pixels, dtype=np.float32)
+        if batch.ndim == 2:
+            batch = batch[None]
+        if batch.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+            raise ValueError(f"Expected images of shape (8, 8), got {batch.shape[1:]}.")
+        with torch.inference_mode():
+            x = torch.from_numpy(batch).to(self.device, non_blocking=True)
+            return torch.softmax(self.digits(x), dim=1).cpu().numpy()
+
+    def sentiment_probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities ``(N, 2)`` (negative, positive) for a batch of texts."""
+        ids, offsets, weights = self.sentiment.encoder.encode_batch(texts)
+        with torch.inference_mode():
+            logits = self.sentiment(ids.to(self.device), offsets.to(self.device), weights.to(self.device))
+            return torch.softmax(logits, dim=1).cpu().numpy()
+
+    def describe(self) -> dict[str, Any]:
+        """What ``GET /model`` shows: device, why, and each model's card."""
+        return {
+            "device": str(self.device),
+            "device_reason": self.choice.reason,
+            "load_seconds": round(self.load_seconds, 3),
+            "models": {
+                "digits": {"classes": list(DIGIT_CLASSES), **self.cards["digits"]},
+                "sentiment": {"classes": list(SENTIMENT_LABELS), **self.cards["sentiment"]},
+            },
+        }

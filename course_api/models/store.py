@@ -1,0 +1,59 @@
+"""Saving and loading weights as safetensors (never pickle), with the model card in the file's metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+M = TypeVar("M", bound=nn.Module)
+
+DIGITS_FILE = "digits_cnn.safetensors"
+SENTIMENT_FILE = "sentiment.safetensors"
+
+
+class WeightsError(RuntimeError):
+    """Weights missing or not matching the model; the message says how to make them."""
+
+
+def save_weights(model: nn.Module, path: Path, card: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+    """Write ``model``'s parameters to ``path`` with ``card`` (and any ``extra`` strings) as metadata."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    metadata = {"card": json.dumps(card, sort_keys=True), **(extra or {})}
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The string metadata of a safetensors file, read without loading the tensors."""
+    _require(path)
+    with safe_open(str(path), framework="pt") as handle:
+        return dict(handle.metadata() or {})
+
+
+def read_card(path: Path) -> dict[str, Any]:
+    """The model card stored in a safetensors file."""
+    return json.loads(read_metadata(path).get("card", "{}"))
+
+
+def load_weights(model: M, path: Path, device: torch.device) -> M:
+    """Load ``path`` into ``model``, move it to ``device`` and switch it to eval mode."""
+    _require(path)
+    state = load_file(str(path), device="cpu")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise WeightsError(
+            f"{path} does not match {type(model).__name__} ({exc}). Re-create it with 'course-api train'."
+        ) from None
+    return model.to(device).eval()
+
+
+def _require(path: Path) -> None:
+    if not path.is_file():
+        raise WeightsError(f"No weights at {path}. Create them with 'course-api train --output {path.parent}'.")

@@ -1,0 +1,221 @@
+"""Run a real uvicorn server from a notebook cell, in the background, on a free loopback port.
+
+``uvicorn.run()`` in a notebook cell fails with "asyncio.run() cannot be called from a running event loop"
+(Jupyter already runs one) and, if it worked, would block the cell forever. :func:`serve_in_background`
+runs uvicorn's ``Server`` in a daemon thread with its own event loop instead::
+
+    server = serve_in_background()          # the course server, models loaded, on 127.0.0.1:<free port>
+    requests.get(server.url + "/").json()
+    server.stop()
+
+    with serve_in_background("main:app") as server:   # your own app, by import string or object
+        ...
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import socket
+import threading
+import time
+import traceback
+from typing import Any
+
+import uvicorn
+
+__all__ = ["BackgroundServer", "ServerStartError", "serve_in_background", "running_servers", "stop_all"]
+
+_servers: dict[str, "BackgroundServer"] = {}
+_lock = threading.Lock()
+
+
+class ServerStartError(RuntimeError):
+    """The server did not start; the message says why and what to do."""
+
+
+class _Collector(logging.Handler):
+    """Keeps the server's warning and error log lines, to explain a failed start."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage().strip()
+        if line.startswith("Traceback"):  # keep the exception's own line, not the whole traceback
+            line = line.splitlines()[-1]
+        if record.exc_info and record.exc_info[1] is not None:
+            line += "\n" + "".join(traceback.format_exception_only(record.exc_info[0], record.exc_info[1])).strip()
+        self.lines.append(line)
+
+
+class BackgroundServer:
+    """A uvicorn server running in a daemon thread. Use :func:`serve_in_background` to make one."""
+
+    def __init__(self, app: Any, *, name: str, host: str, port: int, log_level: str) -> None:
+        self.name = name
+        self.host = host
+        self._socket = _bind(host, port)
+        self.port: int = self._socket.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            log_config=None,  # leave the notebook's logging alone
+            log_level=log_level,
+            access_log=False,  # no "GET / 200 OK" lines leaking into other cells
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+        )
+        self._server = uvicorn.Server(config)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"course-api-server-{name}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and self._server.started and not self._server.should_exit
+
+    @property
+    def app(self) -> Any:
+        return self._server.config.loaded_app if self._server.config.loaded else self._server.config.app
+
+    def _run(self) -> None:
+        try:
+            self._server.run(sockets=[self._socket])
+        except BaseException as exc:  # SystemExit on a failed lifespan start, or anything else
+            self._error = exc
+
+    def start(self, timeout: float) -> "BackgroundServer":
+        collector = _Collector()
+        # "uvicorn.error" reports start-up failures and propagates to "uvicorn": watching the parent
+        # also keeps Python's last-resort handler from printing the same traceback to stderr.
+        watched = [logging.getLogger("uvicorn")]
+        for logger in watched:
+            logger.addHandler(collector)
+        try:
+            self._thread.start()
+            deadline = time.monotonic() + timeout
+            while not self._server.started:
+                if not self._thread.is_alive():
+                    self._close_socket()
+                    reason = "\n".join(collector.lines) or repr(self._error) or "the server thread ended"
+                    raise ServerStartError(
+                        f"The server '{self.name}' did not start:\n{reason}\n"
+                        "Fix the error above (often: the app fails while loading its models) and run the cell again."
+                    )
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise ServerStartError(
+                        f"The server '{self.name}' did not start within {timeout:.0f} s and was stopped. "
+                        "Its start-up (lifespan) may be stuck; pass a larger timeout= if loading is just slow."
+                    )
+                time.sleep(0.01)
+        finally:
+            for logger in watched:
+                logger.removeHandler(collector)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server and wait for its thread to end (at most ``timeout`` seconds)."""
+        self._server.should_exit = True
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout / 2)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(timeout / 2)
+        self._close_socket()
+        with _lock:
+            if _servers.get(self.name) is self:
+                del _servers[self.name]
+
+    def _close_socket(self) -> None:
+        try:
+            self._socket.close()
+        except OSError:
+            pass
+
+    def __enter__(self) -> "BackgroundServer":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<BackgroundServer {self.name!r} {state} at {self.url}>"
+
+    def __str__(self) -> str:
+        return f"Server '{self.name}' {'running' if self.running else 'stopped'} at {self.url}"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if port:
+            raise ServerStartError(
+                f"Port {port} on {host} is already in use ({exc.strerror}). Stop the other server "
+                "(another notebook, or 'course-api serve' in a terminal), or pass port=0 to use any free port."
+            ) from None
+        raise ServerStartError(f"Could not open a socket on {host}: {exc.strerror}.") from None
+    sock.set_inheritable(False)
+    return sock
+
+
+def serve_in_background(
+    app: Any = None,
+    *,
+    name: str = "course",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    device: str | None = None,
+    settings: Any = None,
+    timeout: float = 60.0,
+    log_level: str = "warning",
+) -> BackgroundServer:
+    """Start ``app`` (default: the course server) with uvicorn in a background thread; return once it answers.
+
+    * ``app``: an ASGI app object, an import string such as ``"main:app"``, or None for the course server
+      (built from ``settings`` or the environment, with ``device`` if given).
+    * ``port=0`` (the default) takes any free port, so notebooks running side by side never clash.
+    * Running the cell again stops the earlier server of the same ``name`` first.
+    * The server stops at :meth:`BackgroundServer.stop`, at the end of a ``with`` block, or when Python exits.
+
+    Raises :class:`ServerStartError` with the reason when the server cannot start within ``timeout`` seconds.
+    """
+    with _lock:
+        previous = _servers.pop(name, None)
+    if previous is not None:
+        previous.stop()
+    if app is None:
+        from course_api.server import create_app
+        from course_api.settings import Settings
+
+        base = settings if settings is not None else Settings.from_env()
+        app = create_app(base.with_changes(device=device) if device else base)
+    server = BackgroundServer(app, name=name, host=host, port=port, log_level=log_level)
+    server.start(timeout)
+    with _lock:
+        _servers[name] = server
+    return server
+
+
+def running_servers() -> list[BackgroundServer]:
+    with _lock:
+        return list(_servers.values())
+
+
+def stop_all() -> None:
+    """Stop every server started by :func:`serve_in_background` in this Python process."""
+    for server in running_servers():
+        server.stop()
+
+
+atexit.register(stop_all)

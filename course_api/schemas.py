@@ -1,0 +1,104 @@
+"""Request and response models: what each endpoint takes and gives, documented in ``/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PixelValue = Annotated[float, Field(ge=0, le=16, allow_inf_nan=False)]
+PixelRow = Annotated[list[PixelValue], Field(min_length=8, max_length=8)]
+PixelImage = Annotated[list[PixelRow], Field(min_length=8, max_length=8)]
+
+
+class HealthData(BaseModel):
+    device: str = Field(description="The torch device the models run on, e.g. 'cpu' or 'cuda:0'.")
+    models: list[str] = Field(description="The models the server has loaded.")
+    version: str = Field(description="The course_api package version.")
+
+
+class Health(BaseModel):
+    """The draft course's health check: a message, the status code, and some data."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    message: str = Field(examples=["OK"])
+    status_code: int = Field(alias="status-code", examples=[200])
+    data: HealthData
+
+
+class Item(BaseModel):
+    item_id: int = Field(examples=[5])
+    q: str | None = Field(default=None, examples=["somequery"])
+
+
+class StatusEcho(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    status_code: int = Field(alias="status-code", examples=[404])
+    phrase: str = Field(examples=["Not Found"])
+    description: str = Field(examples=["Nothing matches the given URI"])
+    status_class: str = Field(alias="class", examples=["4xx client error"])
+
+
+class Astronaut(BaseModel):
+    name: str
+    craft: str
+
+
+class Astros(BaseModel):
+    """Who is in space: the shape of the public open-notify ``astros.json`` document."""
+
+    message: str = Field(examples=["success"])
+    number: int = Field(examples=[10])
+    people: list[Astronaut]
+
+
+class TextIn(BaseModel):
+    text: str = Field(
+        min_length=1, description="The sentence to classify (not empty, not only spaces).", examples=["I love this course"]
+    )
+
+
+class TextPrediction(BaseModel):
+    label: str = Field(description="'negative' or 'positive'.", examples=["positive"])
+    score: float = Field(ge=0, le=1, description="Probability of the predicted label.")
+    probabilities: dict[str, float] = Field(description="Probability of each label.")
+    device: str
+
+
+class DigitPrediction(BaseModel):
+    digit: int = Field(ge=0, le=9, examples=[3])
+    score: float = Field(ge=0, le=1, description="Probability of the predicted digit.")
+    probabilities: list[float] = Field(min_length=10, max_length=10, description="Probability of each digit 0-9.")
+
+
+class ImagePrediction(DigitPrediction):
+    pixels: list[list[float]] = Field(description="The 8x8 input (0..16) the model saw after preprocessing.")
+    width: int = Field(description="Width of the uploaded image in pixels.")
+    height: int = Field(description="Height of the uploaded image in pixels.")
+    device: str
+
+
+class PixelsIn(BaseModel):
+    images: list[PixelImage] = Field(
+        min_length=1,
+        description="A batch of 8x8 images, each a list of 8 rows of 8 numbers from 0 (background) to 16 (ink), "
+        "as in sklearn's load_digits.",
+    )
+
+
+class PixelsPrediction(BaseModel):
+    predictions: list[DigitPrediction]
+    device: str
+
+
+class ModelInfo(BaseModel):
+    device: str
+    device_reason: str
+    load_seconds: float
+    models: dict[str, dict]
+
+
+class ErrorMessage(BaseModel):
+    """The body of every error the server raises on purpose: ``detail`` says what to fix."""
+
+    detail: str

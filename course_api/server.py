@@ -1,0 +1,267 @@
+"""The course server: a real FastAPI app with the endpoints every notebook uses.
+
+Run it with ``course-api serve`` (or ``uvicorn course_api.server:app``), or from a notebook with
+``course_api.serve_in_background()``. ``create_app(settings)`` builds a fresh app; ``app`` is the one
+built from the environment (``COURSE_API_*`` variables).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from http import HTTPStatus
+from importlib import resources
+from typing import Annotated, Any, AsyncIterator
+
+from fastapi import Depends, FastAPI, File, HTTPException, Path, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
+
+from course_api import __version__
+from course_api.imaging import ImageError, decode_image, digit_pixels
+from course_api.inference import ModelService
+from course_api.models.sentiment import SENTIMENT_LABELS
+from course_api.schemas import (
+    Astros,
+
+    ErrorMessage,
+    Health,
+    HealthData,
+    ImagePrediction,
+    Item,
+    ModelInfo,
+    PixelsIn,
+    PixelsPrediction,
+    StatusEcho,
+    TextIn,
+    TextPrediction,
+)
+from course_api.settings import Settings
+
+logger = logging.getLogger("course_api.server")
+
+DESCRIPTION = """
+The server of the **Creating APIs** course: HTTP basics, JSON, FastAPI and a PyTorch model behind an API.
+
+* `GET /` is a health check; `GET /items/{item_id}?q=` and `GET /status/{code}` are for practising requests.
+* `GET /astros.json` is an offline copy of the public "people in space" document.
+* `POST /predict/text`, `/predict/image` and `/predict/pixels` run the models; `GET /model` describes them.
+
+Every mistake a client can make gets a 4xx answer whose JSON body says what to fix.
+"""
+
+TAGS = [
+    {"name": "basics", "description": "Health check and routes for practising HTTP requests."},
+    {"name": "models", "description": "Predictions from the course's PyTorch models."},
+]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorMessage, "description": HTTPStatus(code).phrase} for code in codes}
+
+
+@lru_cache(maxsize=1)
+def astros_document() -> dict[str, Any]:
+    """The offline "people in space" document that ships in ``course_api/data/astros.json``."""
+    text = (resources.files("course_api") / "data" / "astros.json").read_text(encoding="utf-8")
+    return Astros.model_validate_json(text).model_dump()
+
+
+def get_models(request: Request) -> ModelService:
+    return request.app.state.models
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+Models = Annotated[ModelService, Depends(get_models)]
+Config = Annotated[Settings, Depends(get_settings)]
+
+
+def _round(values: Any) -> list[float]:
+    return [round(float(v), 6) for v in values]
+
+
+def _digit(probabilities: Any) -> dict[str, Any]:
+    best = int(probabilities.argmax())
+    return {"digit": best, "score": round(float(probabilities[best]), 6), "probabilities": _round(probabilities)}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new course app. Models load when the server starts (lifespan), not when the app is created."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load once, before the first request: loading per request would cost a second each time.
+        app.state.models = ModelService.load(settings.weights_dir, settings.device)
+        logger.info("Models loaded on %s in %.2f s", app.state.models.device, app.state.models.load_seconds)
+        yield
+        app.state.models = None
+
+    app = FastAPIOffline(
+        title="Creating APIs: course server",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})
+        for error in errors:
+            error.pop("url", None)
+        hints = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg', '')}" for e in errors)
+        return JSONResponse(status_code=422, content={"detail": errors, "message": f"Invalid request: {hints}"})
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(status_code=500, content={"detail": "Internal server error: the server logged the details."})
+
+    # ------------------------------------------------------------------------------------- basics
+    @app.get("/", response_model=Health, tags=["basics"], summary="Health check")
+    def root(request: Request) -> dict[str, Any]:
+        """The draft course's health check, with the device and models in `data`."""
+        models: ModelService = request.app.state.models
+        return {
+            "message": HTTPStatus.OK.phrase,
+            "status-code": HTTPStatus.OK,
+            "data": HealthData(device=str(models.device), models=sorted(models.cards), version=__version__),
+        }
+
+    @app.get("/items/{item_id}", response_model=Item, tags=["basics"], summary="Read an item")
+    def read_item(
+        item_id: Annotated[int, Path(description="Any whole number; `/items/foo` is a 422.")],
+        q: Annotated[str | None, Query(max_length=200, description="An optional query string.")] = None,
+    ) -> Item:
+        return Item(item_id=item_id, q=q)
+
+    @app.get(
+        "/status/{code}",
+        response_model=StatusEcho,
+        tags=["basics"],
+        summary="Answer with any status code",
+        responses={
+            **{c: {"model": StatusEcho, "description": HTTPStatus(c).phrase} for c in (404, 418, 500, 503)},
+            204: {"description": "No Content (empty body)"},
+        },
+    )
+    def status_echo(code: Annotated[int, Path(ge=200, le=599, description="An HTTP status code, 200 to 599.")]) -> Response:
+        """Answers with the status code you ask for, so you can see every class of status happen.
+
+        5xx answers here are on purpose: a real server gives a 5xx only when *it* fails, never
+        because of what a client sent.
+        """
+        try:
+            status = HTTPStatus(code)
+        except ValueError:
+            raise HTTPException(422, f"{code} is not a registered HTTP status code; try 200, 404, 418 or 503.") from None
+        if code in (204, 205, 304):  # these statuses must not carry a body
+            return Response(status_code=code)
+        body = {
+            "status-code": code,
+            "phrase": status.phrase,
+            "description": status.description,
+            "class": _status_class(code),
+        }
+        headers = {"Retry-After": "1"} if code in (429, 503) else None
+        return JSONResponse(status_code=code, content=body, headers=headers)
+
+    @app.get("/astros.json", response_model=Astros, tags=["basics"], summary="People in space (offline copy)")
+    def astros() -> dict[str, Any]:
+        """A snapshot in the shape of the public open-notify `astros.json`, served from the package."""
+        return astros_document()
+
+    # ------------------------------------------------------------------------------------- models
+    @app.post(
+        "/predict/text",
+        response_model=TextPrediction,
+        tags=["models"],
+        summary="Sentiment of a sentence",
+        responses=_errors(422),
+    )
+    def predict_text(body: TextIn, models: Models, config: Config) -> dict[str, Any]:
+        text = body.text
+        if not text.strip():
+            raise HTTPException(422, "The text is only whitespace: send a sentence, e.g. {\"text\": \"I love this course\"}.")
+        if len(text) > config.max_text_chars:
+            raise HTTPException(422, f"The text has {len(text)} characters; the limit is {config.max_text_chars}.")
+        probabilities = models.sentiment_probabilities([text])[0]
+        best = int(probabilities.argmax())
+        return {
+            "label": SENTIMENT_LABELS[best],
+            "score": round(float(probabilities[best]), 6),
+            "probabilities": dict(zip(SENTIMENT_LABELS, _round(probabilities))),
+            "device": str(models.device),
+        }
+
+    @app.post(
+        "/predict/image",
+        response_model=ImagePrediction,
+        tags=["models"],
+        summary="Which digit is in an image",
+        responses=_errors(413, 415, 422),
+    )
+    def predict_image(
+        file: Annotated[UploadFile, File(description="A PNG or JPEG of one handwritten digit, any size or colour.")],
+        models: Models,
+        config: Config,
+    ) -> dict[str, Any]:
+        data = file.file.read(config.max_upload_bytes + 1)
+        if len(data) > config.max_upload_bytes:
+            raise HTTPException(413, f"The upload is larger than {config.max_upload_bytes} bytes: send a smaller image.")
+        try:
+            image = decode_image(data, max_pixels=config.max_image_pixels)
+        except ImageError as exc:
+            raise HTTPException(exc.status, f"{file.filename or 'upload'}: {exc}") from None
+        pixels = digit_pixels(image)
+        probabilities = models.digit_probabilities(pixels[None])[0]
+        return {
+            **_digit(probabilities),
+            "pixels": pixels.tolist(),
+            "width": image.width,
+            "height": image.height,
+            "device": str(models.device),
+        }
+
+    @app.post(
+        "/predict/pixels",
+        response_model=PixelsPrediction,
+        tags=["models"],
+        summary="Digits for a batch of 8x8 pixel arrays",
+        responses=_errors(422),
+    )
+    def predict_pixels(body: PixelsIn, models: Models, config: Config) -> dict[str, Any]:
+        if len(body.images) > config.max_batch_size:
+            raise HTTPException(
+                422, f"The batch has {len(body.images)} images; the limit is {config.max_batch_size}: split it up."
+            )
+        probabilities = models.digit_probabilities(body.images)
+        return {"predictions": [_digit(p) for p in probabilities], "device": str(models.device)}
+
+    @app.get("/model", response_model=ModelInfo, tags=["models"], summary="Describe the loaded models")
+    def model_info(models: Models) -> dict[str, Any]:
+        return models.describe()
+
+    return app
+
+
+def _status_class(code: int) -> str:
+    return {
+        2: "2xx success",
+        3: "3xx redirection",
+        4: "4xx client error",
+        5: "5xx server error",
+    }[code // 100]
+
+
+app = create_app()
+
+__all__ = ["app", "create_app"]

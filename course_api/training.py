@@ -1,0 +1,292 @@
+"""Training both course models from data that ships with installed packages: no download, fixed seeds.
+
+* Digits: scikit-learn's ``load_digits`` (1,797 8x8 images), 80/20 stratified split.
+* Sentiment: sentences generated from the VADER lexicon (7,500 words and emoticons rated by people from
+  -4 to +4, shipped inside the ``vaderSentiment`` package), including negations such as "not good".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from course_api.imaging import digit_pixels
+from course_api.models.digits import DigitCNN
+from course_api.models.sentiment import (
+    NEGATORS,
+    SENTIMENT_LABELS,
+    SentimentModel,
+    UNKNOWN,
+    negation_signs,
+    tokenize,
+)
+from course_api.models.store import DIGITS_FILE, SENTIMENT_FILE, save_weights
+
+SEED = 0
+
+
+@dataclass
+class TrainResult:
+    name: str
+    path: Path
+    card: dict[str, Any]
+    seconds: float
+
+
+def seed_everything(seed: int = SEED) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def _iterate(n_epochs: int, desc: str, progress: bool) -> Iterable[int]:
+    return tqdm(range(n_epochs), desc=desc, unit="epoch", disable=not progress, leave=True)
+
+
+# --------------------------------------------------------------------------------------------- digits
+def digits_split(seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(x_train, x_test, y_train, y_test)``: images as float32 ``(N, 8, 8)`` in 0..16."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = digits.images.astype(np.float32)
+    return train_test_split(images, digits.target, test_size=0.2, random_state=seed, stratify=digits.target)
+
+
+def round_trip(images: np.ndarray, scale: int = 6) -> np.ndarray:
+    """Each image drawn as an upscaled picture and brought back through the upload preprocessing."""
+    from PIL import Image
+
+    out = np.empty_like(images)
+    for i, img in enumerate(images):
+        picture = Image.fromarray((255 - img / 16.0 * 255).astype(np.uint8), mode="L")
+        picture = picture.resize((8 * scale, 8 * scale), Image.Resampling.BILINEAR)
+        out[i] = digit_pixels(picture)
+    return out
+
+
+def train_digits(device: torch.device, *, epochs: int = 40, seed: int = SEED, progress: bool = True) -> tuple[DigitCNN, dict]:
+    seed_everything(seed)
+    x_train, x_test, y_train, y_test = digits_split(seed)
+    # Train on the dataset's own pixels and on the same digits after a trip through the upload
+    # preprocessing, so a photographed or drawn digit looks familiar to the model.
+    x_all = np.concatenate([x_train, round_trip(x_train)])
+    y_all = np.concatenate([y_train, y_train])
+    xs = torch.from_numpy(x_all).unsqueeze(1).to(device)
+    ys = torch.from_numpy(y_all).long().to(device)
+    model = DigitCNN().to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * ((len(xs) + 63) // 64))
+    loss_fn = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(seed)
+    bar = _iterate(epochs, "digits", progress)
+    for _ in bar:
+        model.train()
+        order = torch.randperm(len(xs), generator=generator).to(device)
+        for start in range(0, len(xs), 64):
+            idx = order[start : start + 64]
+            batch = xs[idx]
+            # Shift by up to one pixel: handwriting is never perfectly centred.
+            shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
+            batch = torch.roll(batch, shifts=shift, dims=(2, 3))
+            optimizer.zero_grad()
+            loss = loss_fn(model(batch), ys[idx])
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+        if progress:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    with torch.inference_mode():
+        x_eval = torch.from_numpy(x_test).unsqueeze(1).to(device)
+        accuracy = float((model(x_eval).argmax(1).cpu().numpy() == y_test).mean())
+        x_rt = torch.from_numpy(round_trip(x_test)).unsqueeze(1).to(device)
+        rt_accuracy = float((model(x_rt).argmax(1).cpu().numpy() == y_test).mean())
+    card = {
+        "name": "digits-cnn",
+        "task": "handwritten digit classification (0-9)",
+        "architecture": "DigitCNN: conv3x3(16) - conv3x3(32) - maxpool2 - linear(64) - linear(10)",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "data": "sklearn.datasets.load_digits (1,797 images), stratified 80/20 split, random_state=0",
+        "train_size": int(len(x_train)),
+        "test_size": int(len(x_test)),
+        "test_accuracy": round(accuracy, 4),
+        "test_accuracy_after_upload_preprocessing": round(rt_accuracy, 4),
+        "input": "float pixels, shape (N, 8, 8) or (N, 1, 8, 8), values 0 (background) to 16 (full ink)",
+        "preprocessing": (
+            "Uploads (PNG/JPEG, any size or colour): flatten transparency onto white, convert to grey, "
+            "invert when the background is light, crop to the ink, pad to a square, resize to 32x32, "
+            "threshold at half the ink range, count the ink in each 4x4 block (0..16)."
+        ),
+        "output": "10 logits; softmax gives the probability of each digit",
+        "epochs": epochs,
+        "seed": seed,
+        "trained_on": str(device),
+    }
+    return model, card
+
+
+# ------------------------------------------------------------------------------------------ sentiment
+NEGATORS_USED = ("not", "never", "isn't", "wasn't", "don't", "didn't", "doesn't", "no", "hardly", "aren't")
+FILLERS = (
+    "i", "we", "you", "they", "it", "this", "that", "the", "a", "my", "our", "course", "lecture", "api",
+    "server", "model", "movie", "food", "service", "book", "day", "teacher", "class", "notebook", "is",
+    "was", "are", "were", "really", "very", "so", "quite", "today", "here", "and", "with", "of", "to",
+    "experience", "product", "exercise", "code", "weather", "team", "people", "thing", "felt", "seems",
+)
+
+
+def vader_lexicon() -> dict[str, float]:
+    """Word -> mean human valence (-4..+4) from the VADER lexicon shipped in ``vaderSentiment``."""
+    text = (resources.files("vaderSentiment") / "vader_lexicon.txt").read_text(encoding="utf-8")
+    lexicon = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            lexicon[parts[0].lower()] = float(parts[1])
+    return lexicon
+
+
+def sentiment_sentences(n: int, seed: int = SEED, threshold: float = 1.0) -> tuple[list[str], np.ndarray]:
+    """``n`` generated sentences and their labels (0 negative, 1 positive).
+
+    A sentence is a few neutral words around one or two lexicon words, sometimes intensified ("very")
+    and sometimes negated. Its label is the sign of the summed valences, with the words in a negator's
+    scope counted negatively: the same rule the model applies (:func:`negation_signs`).
+    """
+    rng = np.random.default_rng(seed)
+    lexicon = {w: v for w, v in vader_lexicon().items() if abs(v) >= threshold and w not in NEGATORS}
+    words = np.array(sorted(w for w in lexicon if tokenize(w) == [w]))
+    sentences: list[str] = []
+    labels: list[int] = []
+    while len(sentences) < n:
+        parts = [str(w) for w in rng.choice(FILLERS, size=rng.integers(0, 4))]
+        for word in rng.choice(words, size=1 if rng.random() < 0.7 else 2):
+            if rng.random() < 0.25:
+                parts.append(str(rng.choice(NEGATORS_USED)))
+            if rng.random() < 0.2:
+                parts.append(str(rng.choice(("very", "really", "so", "quite"))))
+            parts.append(str(word))
+            parts += [str(w) for w in rng.choice(FILLERS, size=rng.integers(0, 3))]
+        signs = negation_signs(parts)
+        score = sum(lexicon.get(token, 0.0) * sign for token, sign in zip(parts, signs))
+        if abs(score) < 0.5:
+            continue
+        sentences.append(" ".join(parts))
+        labels.append(int(score > 0))
+    return sentences, np.array(labels)
+
+
+def eval_sentences() -> tuple[list[str], np.ndarray]:
+    """Hand-written plain sentences (``course_api/data/sentiment_eval.tsv``) with their labels."""
+    text = (resources.files("course_api") / "data" / "sentiment_eval.tsv").read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+    return [r[1] for r in rows], np.array([SENTIMENT_LABELS.index(r[0]) for r in rows])
+
+
+def _accuracy(model: SentimentModel, texts: list[str], labels: np.ndarray, device: torch.device) -> float:
+    with torch.inference_mode():
+        ids, offsets, weights = model.encoder.encode_batch(texts)
+        predicted = model(ids.to(device), offsets.to(device), weights.to(device)).argmax(1).cpu().numpy()
+    return float((predicted == labels).mean())
+
+
+def train_sentiment(
+    device: torch.device, *, epochs: int = 8, n_sentences: int = 60_000, seed: int = SEED, progress: bool = True
+) -> tuple[SentimentModel, dict]:
+    seed_everything(seed)
+    texts, labels = sentiment_sentences(n_sentences, seed)
+    split = int(0.9 * len(texts))
+    train_texts, test_texts = texts[:split], texts[split:]
+    train_labels, test_labels = labels[:split], labels[split:]
+    vocab = [UNKNOWN] + sorted({token for text in train_texts for token in tokenize(text)})
+    model = SentimentModel(vocab).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    loss_fn = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(seed)
+    targets = torch.from_numpy(train_labels).long()
+    bar = _iterate(epochs, "sentiment", progress)
+    for _ in bar:
+        model.train()
+        order = torch.randperm(len(train_texts), generator=generator)
+        for start in range(0, len(order), 256):
+            idx = order[start : start + 256].tolist()
+            ids, offsets, weights = model.encoder.encode_batch([train_texts[i] for i in idx])
+            optimizer.zero_grad()
+            logits = model(ids.to(device), offsets.to(device), weights.to(device))
+            loss = loss_fn(logits, targets[idx].to(device))
+            loss.backward()
+            optimizer.step()
+        if progress:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    plain_texts, plain_labels = eval_sentences()
+    card = {
+        "name": "sentiment-bag-of-words",
+        "task": "sentiment of an English sentence (negative / positive)",
+        "architecture": "EmbeddingBag over word ids (mean, negated words counted negatively), then linear(2)",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocabulary_size": len(model.vocab),
+        "dim": model.embedding.embedding_dim,
+        "data": "sentences generated from the VADER lexicon (vaderSentiment, MIT licence), with negations",
+        "train_size": len(train_texts),
+        "test_size": len(test_texts),
+        "test_accuracy": round(_accuracy(model, test_texts, test_labels, device), 4),
+        "plain_sentences_accuracy": round(_accuracy(model, plain_texts, plain_labels, device), 4),
+        "plain_sentences": len(plain_texts),
+        "input": "a string; lower-cased and split into words, contractions, emoticons and punctuation",
+        "output": "2 logits (negative, positive); softmax gives the probabilities",
+        "limits": "a bag of words: no sarcasm, no long-range context, English only",
+        "epochs": epochs,
+        "seed": seed,
+        "trained_on": str(device),
+    }
+    return model, card
+
+
+# ------------------------------------------------------------------------------------------------ all
+def train_all(
+    output: Path, device: torch.device, *, which: str = "all", progress: bool = True, digits_epochs: int = 40
+) -> list[TrainResult]:
+    results = []
+    if which in ("all", "digits"):
+        start = time.perf_counter()
+        model, card = train_digits(device, epochs=digits_epochs, progress=progress)
+        path = output / DIGITS_FILE
+        save_weights(model, path, card)
+        results.append(TrainResult("digits", path, card, time.perf_counter() - start))
+    if which in ("all", "sentiment"):
+        start = time.perf_counter()
+        model, card = train_sentiment(device, progress=progress)
+        path = output / SENTIMENT_FILE
+        save_weights(model, path, card, extra={"vocab": json.dumps(model.vocab)})
+        results.append(TrainResult("sentiment", path, card, time.perf_counter() - start))
+    write_model_card(output)
+    return results
+
+
+def write_model_card(folder: Path) -> Path:
+    """Regenerate ``MODEL_CARD.md`` in ``folder`` from the cards stored in its weight files."""
+    from course_api.models.store import read_card
+
+    lines = ["# Model card", "", "Generated by `course-api train` from the metadata stored in the weight files.", ""]
+    for filename in (DIGITS_FILE, SENTIMENT_FILE):
+        path = folder / filename
+        if not path.is_file():
+            continue
+        card = read_card(path)
+        lines += [f"## {card.get('name', filename)} (`{filename}`)", ""]
+        lines += [f"- **{key.replace('_', ' ')}**: {value}" for key, value in sorted(card.items()) if key != "name"]
+        lines.append("")
+    target = folder / "MODEL_CARD.md"
+    target.write_text("\n".join(lines), encoding="utf-8")
+    return target
