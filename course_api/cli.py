@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -63,6 +64,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Course server on http://{settings.host}:{settings.port}  (device {choice}; docs at /docs; Ctrl+C stops)")
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Listening on {settings.host}: other machines on the network can reach this server.", file=sys.stderr)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: exit 0 then, as after Ctrl+C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run(
             "course_api.server:app",

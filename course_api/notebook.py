@@ -14,6 +14,7 @@ runs uvicorn's ``Server`` in a daemon thread with its own event loop instead::
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import socket
@@ -68,6 +69,8 @@ class BackgroundServer:
         )
         self._server = uvicorn.Server(config)
         self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
         self._thread = threading.Thread(target=self._run, name=f"course-api-server-{name}", daemon=True)
 
     @property
@@ -84,10 +87,32 @@ class BackgroundServer:
         return self._server.config.loaded_app if self._server.config.loaded else self._server.config.app
 
     def _run(self) -> None:
+        # The thread's own event loop (Jupyter's loop stays untouched), kept so that stop() can cancel a
+        # start-up that never finishes.
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
         try:
-            self._server.run(sockets=[self._socket])
-        except BaseException as exc:  # SystemExit on a failed lifespan start, or anything else
+            self._task = loop.create_task(self._server.serve(sockets=[self._socket]))
+            loop.run_until_complete(self._task)
+        except BaseException as exc:  # SystemExit on a failed lifespan start, CancelledError, anything else
             self._error = exc
+        finally:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def _cancel(self) -> None:
+        """Cancel the server's task from another thread (for a start-up that hangs)."""
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop closed in between
+                pass
 
     def start(self, timeout: float) -> "BackgroundServer":
         collector = _Collector()
@@ -122,10 +147,13 @@ class BackgroundServer:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server and wait for its thread to end (at most ``timeout`` seconds)."""
         self._server.should_exit = True
+        if not self._server.started:
+            self._cancel()  # still starting: a lifespan that waits forever would never see should_exit
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout / 2)
             if self._thread.is_alive():
                 self._server.force_exit = True
+                self._cancel()
                 self._thread.join(timeout / 2)
         self._close_socket()
         with _lock:

@@ -8,6 +8,7 @@ built from the environment (``COURSE_API_*`` variables).
 from __future__ import annotations
 
 import logging
+import math
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from http import HTTPStatus
@@ -15,7 +16,6 @@ from importlib import resources
 from typing import Annotated, Any, AsyncIterator
 
 from fastapi import Depends, FastAPI, File, HTTPException, Path, Query, Request, UploadFile
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
@@ -114,9 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})
-        for error in errors:
-            error.pop("url", None)
+        errors = [_public_error(error) for error in exc.errors()]
         hints = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg', '')}" for e in errors)
         return JSONResponse(status_code=422, content={"detail": errors, "message": f"Invalid request: {hints}"})
 
@@ -251,6 +249,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return models.describe()
 
     return app
+
+
+_MAX_ECHO = 100
+
+
+def _public_error(error: dict[str, Any]) -> dict[str, Any]:
+    """A validation error as the client sees it: where, what, and the offending value if it is short.
+
+    The value is echoed only when it is a scalar that is safe to put in JSON: a NaN or a 10 MB string sent
+    by the client must not turn the error answer itself into a 500 or a 10 MB reply.
+    """
+    public: dict[str, Any] = {"type": error.get("type"), "loc": list(error.get("loc", ())), "msg": error.get("msg")}
+    value = error.get("input")
+    if isinstance(value, float) and not math.isfinite(value):
+        public["input"] = str(value)
+    elif isinstance(value, (bool, int, float)) or value is None:
+        public["input"] = value
+    elif isinstance(value, str):
+        public["input"] = value if len(value) <= _MAX_ECHO else value[:_MAX_ECHO] + "…"
+    elif isinstance(value, bytes):
+        public["input"] = value[:_MAX_ECHO].decode("utf-8", "replace")
+    return public
 
 
 def _status_class(code: int) -> str:

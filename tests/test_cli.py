@@ -1,0 +1,102 @@
+"""The course-api command: serve as a real process, doctor, train, and python -m course_api."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def course_api(*args: str) -> list[str]:
+    exe = BIN / "course-api"
+    return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "course_api", *args]
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> httpx2.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early with {process.returncode}: {process.stdout.read()}")
+        try:
+            return httpx2.get(url, timeout=2)
+        except httpx2.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"no answer from {url} within {timeout} s")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serve_answers_and_stops_cleanly(free_port, stop_signal):
+    env = {**os.environ, "COURSE_API_DEVICE": "cpu"}
+    process = subprocess.Popen(
+        course_api("serve", "--port", str(free_port)),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        response = wait_for(f"http://127.0.0.1:{free_port}/", process)
+        assert response.status_code == 200
+        assert response.json()["data"]["device"] == "cpu"
+        assert httpx2.get(f"http://127.0.0.1:{free_port}/docs").status_code == 200
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=20) == 0
+        output = process.stdout.read()
+        assert f"http://127.0.0.1:{free_port}" in output
+        assert "Application shutdown complete" in output
+        assert "Traceback" not in output
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_serve_refuses_a_missing_device():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA, so asking for it is not an error here")  # pragma: no cover
+    out = subprocess.run(course_api("serve", "--device", "cuda"), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "Available: cpu" in out.stderr
+
+
+def test_python_dash_m_is_the_same_command():
+    out = subprocess.run([sys.executable, "-m", "course_api", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    for command in ("serve", "train", "doctor"):
+        assert command in out.stdout
+
+
+def test_console_script_is_installed():
+    assert shutil.which("course-api", path=str(BIN)) is not None
+
+
+def test_doctor_reports_versions_device_and_kernel():
+    out = subprocess.run(course_api("doctor"), capture_output=True, text=True, timeout=120)
+    for needle in ("torch", "fastapi", "uvicorn", "device", "jupyter kernel", "weights"):
+        assert needle in out.stdout
+    assert out.returncode == 0, out.stdout  # make setup registers the kernel, so all is well here
+
+
+def test_doctor_explains_a_bad_device_setting():
+    env = {**os.environ, "COURSE_API_DEVICE": "gpu"}
+    out = subprocess.run(course_api("doctor"), capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 1
+    assert "Unset COURSE_API_DEVICE" in out.stdout
+
+
+def test_train_writes_weights_and_card(tmp_path):
+    out = subprocess.run(
+        course_api("train", "--model", "digits", "--epochs", "1", "--device", "cpu", "--output", str(tmp_path), "--no-progress"),
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "digits_cnn.safetensors").is_file()
+    assert (tmp_path / "MODEL_CARD.md").is_file()
+    assert "test_accuracy" in out.stdout

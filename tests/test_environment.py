@@ -1,0 +1,100 @@
+"""The setup files agree: pyproject.toml, constraints.txt, environment.yml, the Makefile and the README."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def pins() -> dict[str, str]:
+    result = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt line {line!r} is not an exact pin"
+            result[canonicalize_name(name)] = version
+    return result
+
+
+def direct_requirements() -> list[Requirement]:
+    project = pyproject()["project"]
+    lines = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        lines += extra
+    return [Requirement(line) for line in lines]
+
+
+def test_every_direct_dependency_is_pinned_within_its_range():
+    locked = pins()
+    for requirement in direct_requirements():
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{name} is in pyproject.toml but not pinned in constraints.txt"
+        assert requirement.specifier.contains(locked[name], prereleases=True), (
+            f"constraints.txt pins {name}=={locked[name]}, outside pyproject's {requirement.specifier}"
+        )
+
+
+def test_torch_is_pinned_to_the_cpu_wheel_version_everywhere():
+    assert pins()["torch"] == "2.13.0"
+    torch_requirement = next(r for r in direct_requirements() if r.name == "torch")
+    assert str(torch_requirement.specifier) == "==2.13.0"
+
+
+def test_environment_yml_builds_the_same_environment():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["name"] == "course-api"
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    version = python.split("=", 1)[1]
+    assert SpecifierSet(pyproject()["project"]["requires-python"]).contains(version + ".0")
+    pip_lines = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "-c constraints.txt" in pip_lines
+    editable = next(line for line in pip_lines if line.startswith("-e ."))
+    extras = set(re.search(r"\[(.*)\]", editable).group(1).split(","))
+    assert extras == set(pyproject()["project"]["optional-dependencies"])
+    makefile = (ROOT / "Makefile").read_text()
+    assert f'-c constraints.txt -e ".[{",".join(sorted(extras))}]"' in makefile
+
+
+def test_makefile_has_the_planned_targets():
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("lab", "test", "serve", "setup", "kernel"):
+        assert re.search(rf"^{target}:", makefile, re.M), target
+    assert "JUPYTER_ARGS" in makefile
+
+
+def test_readme_opens_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```(?:bash|sh)?\n(.*?)```", readme, re.S).group(1)
+    commands = [line.strip() for line in first_block.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert commands == ["make lab", "make test"]
+    assert "COURSE_API_DEVICE=cuda" in readme
+
+
+def test_ci_runs_make_test():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert any("make test" in step or ".ci/run" in step for step in steps)
+
+
+def test_no_cdn_or_public_api_in_package_or_notebooks():
+    offenders = []
+    for path in [*(ROOT / "course_api").rglob("*.py"), *(ROOT / "notebooks").glob("*.ipynb")]:
+        text = path.read_text(encoding="utf-8")
+        for needle in ("cdn.jsdelivr", "unpkg.com", "open-notify.org", "huggingface.co", "fonts.googleapis"):
+            if needle in text:
+                offenders.append(f"{path.relative_to(ROOT)}: {needle}")
+    assert not offenders

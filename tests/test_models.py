@@ -1,0 +1,113 @@
+"""The models: loading, known predictions, training, and the same answers on every available device."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course_api.device import available_devices
+from course_api.inference import ModelService
+from course_api.models.sentiment import negation_signs, tokenize
+from course_api.models.store import DIGITS_FILE, WeightsError, read_card
+
+
+def test_models_load_in_eval_mode_on_the_chosen_device(models):
+    assert models.device == torch.device("cpu")
+    assert not models.digits.training and not models.sentiment.training
+    assert all(p.device.type == "cpu" for p in models.digits.parameters())
+
+
+def test_digit_model_is_accurate_on_held_out_digits(models, digits_test_split):
+    x_test, y_test = digits_test_split
+    predicted = models.digit_probabilities(x_test).argmax(1)
+    assert (predicted == y_test).mean() >= 0.95
+
+
+def test_model_card_records_held_out_accuracy(settings):
+    card = read_card(settings.weights_dir / DIGITS_FILE)
+    assert card["test_accuracy"] >= 0.95
+    assert "0 (background) to 16" in card["input"]
+    assert "preprocessing" in card
+    text = (settings.weights_dir / "MODEL_CARD.md").read_text()
+    assert "test accuracy" in text and "sentiment" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("I love this course", "positive"),
+        ("This is terrible", "negative"),
+        ("The lecture was excellent and very clear", "positive"),
+        ("The food was awful", "negative"),
+        ("This is not good", "negative"),
+        ("This is not bad at all", "positive"),
+        ("I don't like this movie", "negative"),
+        ("I feel great today :)", "positive"),
+    ],
+)
+def test_sentiment_of_plain_sentences(models, text, label):
+    probabilities = models.sentiment_probabilities([text])[0]
+    assert ("negative", "positive")[int(probabilities.argmax())] == label
+
+
+def test_sentiment_model_card_accuracy(models):
+    card = models.cards["sentiment"]
+    assert card["test_accuracy"] >= 0.95
+    assert card["plain_sentences_accuracy"] >= 0.9
+
+
+def test_tokenizer_and_negation_scope():
+    assert tokenize("I don't like it :(") == ["i", "don't", "like", "it", ":("]
+    tokens = tokenize("not good, but great")
+    assert negation_signs(tokens) == [1.0, -1.0, 1.0, 1.0, 1.0]
+
+
+def test_unknown_words_do_not_crash(models):
+    probabilities = models.sentiment_probabilities(["zxqv blorp", "😀 🎉", "日本語のテキスト"])
+    assert probabilities.shape == (3, 2)
+    assert np.allclose(probabilities.sum(1), 1)
+
+
+def test_batches_give_the_same_answers_as_single_inputs(models, digits_test_split):
+    x_test, _ = digits_test_split
+    batch = models.digit_probabilities(x_test[:16])
+    single = np.concatenate([models.digit_probabilities(x[None]) for x in x_test[:16]])
+    assert np.allclose(batch, single, atol=1e-6)
+
+
+@pytest.mark.parametrize("device", available_devices())
+def test_every_available_device_matches_the_cpu(settings, models, digits_test_split, device):
+    """On a GPU machine this compares cuda (and mps) with the CPU; on a CPU-only machine, cpu with itself."""
+    other = ModelService.load(settings.weights_dir, device)
+    x_test, _ = digits_test_split
+    assert np.allclose(other.digit_probabilities(x_test), models.digit_probabilities(x_test), atol=1e-4)
+    texts = ["I love this course", "This is terrible"]
+    assert np.allclose(other.sentiment_probabilities(texts), models.sentiment_probabilities(texts), atol=1e-4)
+
+
+def test_missing_weights_say_how_to_make_them(tmp_path):
+    with pytest.raises(WeightsError, match="course-api train"):
+        ModelService.load(tmp_path, "cpu")
+
+
+def test_training_is_seeded_and_writes_safetensors(tmp_path):
+    from course_api.models.store import load_weights
+    from course_api.models.digits import DigitCNN
+    from course_api.training import train_all
+
+    results = train_all(tmp_path, torch.device("cpu"), which="digits", progress=False, digits_epochs=2)
+    again = train_all(tmp_path / "again", torch.device("cpu"), which="digits", progress=False, digits_epochs=2)
+    a = load_weights(DigitCNN(), results[0].path, torch.device("cpu")).state_dict()
+    b = load_weights(DigitCNN(), again[0].path, torch.device("cpu")).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert results[0].path.read_bytes()[:8] != b"\x80\x04\x95"[:8]  # not a pickle
+    assert (tmp_path / "MODEL_CARD.md").is_file()
+
+
+def test_sentiment_training_learns_from_the_lexicon():
+    from course_api.training import train_sentiment
+
+    model, card = train_sentiment(torch.device("cpu"), epochs=2, n_sentences=8000, progress=False)
+    assert card["test_accuracy"] > 0.75  # chance is 0.5; the full run reaches 0.98
+    assert card["vocabulary_size"] == len(model.vocab)
