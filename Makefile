@@ -9,6 +9,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-api-installed
 KERNEL := course-api
 JUPYTER_ARGS ?=
+# JupyterLab refuses to run as root unless told to (containers and CI machines often are root).
+LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -31,7 +33,7 @@ kernel: $(STAMP) ## re-register the Jupyter kernel 'course-api' for this .venv
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (course-api)"
 
 lab: $(STAMP) ## open the course in JupyterLab (pass options with JUPYTER_ARGS)
-	$(BIN)/jupyter lab notebooks/00_setup.ipynb $(JUPYTER_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" notebooks/00_setup.ipynb $(LAB_ROOT) $(JUPYTER_ARGS)
 
 test: $(STAMP) ## run every test, notebooks included
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -44,7 +44,13 @@ def test_serve_answers_and_stops_cleanly(free_port, stop_signal):
         response = wait_for(f"http://127.0.0.1:{free_port}/", process)
         assert response.status_code == 200
         assert response.json()["data"]["device"] == "cpu"
-        assert httpx2.get(f"http://127.0.0.1:{free_port}/docs").status_code == 200
+        base = f"http://127.0.0.1:{free_port}"
+        assert httpx2.get(f"{base}/docs").status_code == 200
+        assert httpx2.get(f"{base}/items/5", params={"q": "somequery"}).json() == {"item_id": 5, "q": "somequery"}
+        assert httpx2.get(f"{base}/astros.json").json()["message"] == "success"
+        assert httpx2.post(f"{base}/predict/text", json={"text": "I love this course"}).json()["label"] == "positive"
+        assert httpx2.post(f"{base}/predict/pixels", json={"images": [[[0] * 8] * 8]}).status_code == 200
+        assert httpx2.get(f"{base}/model").json()["device"] == "cpu"
         process.send_signal(stop_signal)
         assert process.wait(timeout=20) == 0
         output = process.stdout.read()
