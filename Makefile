@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel lab test serve train doctor lock clean
+.PHONY: help setup kernel lab test serve train doctor exercises lock clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ serve: $(STAMP) ## run the course server on http://127.0.0.1:8000
 
 train: $(STAMP) ## retrain both models and rewrite the shipped weights and model card
 	$(BIN)/course-api train
+
+exercises: $(STAMP) ## regenerate exercises/ from solutions/ (commit both)
+	$(BIN)/course-api build-exercises
 
 doctor: $(STAMP) ## check versions, device, weights and the Jupyter kernel
 	$(BIN)/course-api doctor

@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.set_defaults(handler=cmd_train)
 
+    build = commands.add_parser("build-exercises", help="write exercises/ from the solutions/ notebooks")
+    build.add_argument("--check", action="store_true", help="change nothing; exit 1 if exercises/ is out of date")
+    build.add_argument("--solutions", type=Path, default=Path("solutions"), help="folder of solution notebooks")
+    build.add_argument("--exercises", type=Path, default=Path("exercises"), help="folder to write the exercises to")
+    build.set_defaults(handler=cmd_build_exercises)
+
     doctor = commands.add_parser("doctor", help="check the environment: versions, device, weights, Jupyter kernel")
     doctor.set_defaults(handler=cmd_doctor)
     return parser
@@ -101,6 +107,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         metrics = ", ".join(f"{k} {v:.2%}" for k, v in result.card.items() if "accuracy" in k)
         print(f"  {result.name:<9} {result.seconds:5.1f} s  {metrics}  -> {result.path}")
     print(f"Done in {time.perf_counter() - start:.1f} s. Model card: {output / 'MODEL_CARD.md'}")
+    return 0
+
+
+def cmd_build_exercises(args: argparse.Namespace) -> int:
+    from course_api.exercises import MarkerError, build_all, problems
+
+    if not args.solutions.is_dir():
+        print(f"course-api build-exercises: no folder {args.solutions} (run it from the course folder)", file=sys.stderr)
+        return 2
+    try:
+        changes = build_all(args.solutions, args.exercises, check=args.check)
+    except MarkerError as exc:
+        print(f"course-api build-exercises: {exc}", file=sys.stderr)
+        return 2
+    for change in changes:
+        print(change)
+    bad = problems(changes)
+    if bad:
+        print(f"{len(bad)} exercise notebook(s) out of date: run 'make exercises' and commit the result.", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,10 +1,13 @@
-"""Every walkthrough runs top to bottom under papermill with parameters, and leaves no server behind.
+"""Every notebook runs top to bottom under papermill with parameters, and leaves no server behind.
 
-(nbval, configured in pyproject.toml, runs the same notebooks again and compares their stored outputs.)
+* walkthroughs (``notebooks/``) and worked answers (``solutions/``) must run without an error;
+* worksheets (``exercises/``) must fail only where a stub or a check says "not done yet";
+* nbval (configured in pyproject.toml) runs the walkthroughs again and compares their stored outputs.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -15,8 +18,12 @@ import papermill
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-WALKTHROUGHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
+TIMES = ROOT / "test-artifacts" / "notebook-seconds.json"
+
+
+def notebooks(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb"))
 
 
 def listening(port: int) -> bool:
@@ -33,29 +40,84 @@ def outputs_text(nb: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
-def test_there_are_walkthroughs():
-    assert [p.name for p in WALKTHROUGHS][:1] == ["00_setup.ipynb"]
+def errors(nb: nbformat.NotebookNode) -> list[tuple[int, str, str]]:
+    """(cell index, exception name, message) of every error output."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                found.append((index, output["ename"], output["evalue"]))
+    return found
 
 
-@pytest.mark.notebook
-@pytest.mark.parametrize("path", WALKTHROUGHS, ids=lambda p: p.stem)
-def test_walkthrough_runs_with_parameters(path):
+def execute(path: Path, *, allow_errors: bool = False, **parameters: object) -> nbformat.NotebookNode:
+    """Run ``path`` with papermill (device="cpu" unless given), record its time, return the executed copy."""
+    out = ARTIFACTS / path.parent.name / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(path), str(out), parameters={"device": "cpu", **parameters}, cwd=str(path.parent),
+            progress_bar=False, kernel_name="course-api", allow_errors=allow_errors,
+        )
+    except papermill.PapermillExecutionError:
+        if not allow_errors:
+            raise
+    seconds = time.perf_counter() - started
+    times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
+    times[f"{path.parent.name}/{path.name}"] = round(seconds, 1)
+    TIMES.write_text(json.dumps(times, indent=2, sort_keys=True))
+    executed = nbformat.read(out, as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", outputs_text(executed))}
+    assert all(not listening(port) for port in ports), f"{path} left a server listening"
+    return executed
+
+
+def test_the_three_folders_hold_the_same_lessons():
+    walkthroughs = [p.name for p in notebooks("notebooks")]
+    assert walkthroughs[:1] == ["00_setup.ipynb"]
+    assert [p.name for p in notebooks("solutions")] == [p.name for p in notebooks("exercises")]
+    assert set(p.name for p in notebooks("solutions")) <= set(walkthroughs)
+
+
+@pytest.mark.parametrize("path", notebooks("notebooks") + notebooks("solutions") + notebooks("exercises"),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_notebook_has_kernel_and_parameters(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata["kernelspec"]["name"] == "course-api"
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and "device" in tagged[0].source and "base_url" in tagged[0].source
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert re.search(r"^device = ", tagged[0].source, re.M) and re.search(r"^base_url = ", tagged[0].source, re.M)
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    output = ARTIFACTS / path.name
-    started = time.perf_counter()
-    papermill.execute_notebook(
-        str(path), str(output), parameters={"device": "cpu"}, cwd=str(path.parent), progress_bar=False, kernel_name="course-api"
-    )
-    seconds = time.perf_counter() - started
-    executed = nbformat.read(output, as_version=4)
-    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
-    text = outputs_text(executed)
-    assert "cpu" in text
-    ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", text)}
-    assert all(not listening(port) for port in ports), f"{path.name} left a server listening"
-    print(f"{path.name}: {seconds:.1f} s")
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", notebooks("notebooks"), ids=lambda p: p.stem)
+def test_walkthrough_runs(path):
+    executed = execute(path)
+    assert not errors(executed)
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", notebooks("solutions"), ids=lambda p: p.stem)
+def test_solution_runs_and_passes_every_check(path):
+    executed = execute(path)
+    assert not errors(executed)
+    checks = [c for c in executed.cells if c.cell_type == "code" and c.source.startswith("check(")]
+    assert len(checks) >= 4
+    for cell in checks:
+        assert "✔ Exercise" in outputs_text(nbformat.v4.new_notebook(cells=[cell])), cell.source
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", notebooks("exercises"), ids=lambda p: p.stem)
+def test_exercise_fails_only_where_the_student_must_write_code(path):
+    executed = execute(path, allow_errors=True)
+    found = errors(executed)
+    assert found, "a worksheet whose stubs raise nothing has no exercises"
+    unexpected = [(i, name, msg) for i, name, msg in found if name not in ("NotImplementedError", "ExerciseNotDone")]
+    assert not unexpected, f"errors other than the stubs: {unexpected}"
+    stubs = {i for i, name, _ in found if name == "NotImplementedError"}
+    assert all("raise NotImplementedError" in executed.cells[i].source for i in stubs)
+    setup = [i for i, c in enumerate(executed.cells) if c.cell_type == "code"][:3]
+    assert not [e for e in found if e[0] in setup], "setup cells must run in the worksheet too"

@@ -1,0 +1,118 @@
+"""exercises/ is generated from solutions/: in step, with no solution text, and the builder itself works."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_api.exercises import BEGIN, END, HINT, MarkerError, build_all, build_exercise, count_solutions, problems, stub_code
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+
+
+def solution_lines(nb: nbformat.NotebookNode) -> set[str]:
+    """Code lines that stand only inside solution blocks (not also elsewhere in the notebook, nor in a hint)."""
+    inside, outside, hints = set(), set(), []
+    for cell in nb.cells:
+        in_block = False
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if stripped.startswith(BEGIN):
+                in_block = True
+            elif stripped.startswith(END):
+                in_block = False
+            elif stripped.startswith(HINT):
+                hints.append(stripped)
+            elif stripped and not stripped.startswith("#"):
+                (inside if in_block else outside).add(stripped)
+    return {line for line in inside - outside if len(line) > 12 and not any(line in hint for hint in hints)}
+
+
+def test_exercises_are_in_step_with_solutions():
+    changes = build_all(ROOT / "solutions", ROOT / "exercises", check=True)
+    assert len(changes) == len(SOLUTIONS) >= 3
+    assert not problems(changes), "run 'make exercises' and commit exercises/"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_exercise_holds_no_solution_text(path):
+    solution = nbformat.read(path, as_version=4)
+    exercise_text = (ROOT / "exercises" / path.name).read_text(encoding="utf-8")
+    for marker in (BEGIN, END, HINT):
+        assert marker not in exercise_text
+    leaked = [line for line in solution_lines(solution) if line in exercise_text]
+    assert not leaked, f"solution lines in exercises/{path.name}: {leaked[:3]}"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_solutions_are_clean_sources_with_enough_exercises(path):
+    nb = nbformat.read(path, as_version=4)
+    assert count_solutions(nb) >= 4
+    assert sum(c.source.startswith("check(") for c in nb.cells) >= 4
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_exercise_is_the_solution_minus_the_answers(path):
+    solution = nbformat.read(path, as_version=4)
+    exercise = nbformat.read(ROOT / "exercises" / path.name, as_version=4)
+    assert len(exercise.cells) == len(solution.cells)
+    for sol, ex in zip(solution.cells, exercise.cells):
+        assert sol.cell_type == ex.cell_type and sol.metadata == ex.metadata
+        if BEGIN not in sol.source:
+            assert sol.source == ex.source
+        else:
+            assert "raise NotImplementedError(" in ex.source
+
+
+def test_stub_keeps_indentation_and_hint():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    ### HINT: double it\n    return 2 * x\n    ### END SOLUTION\nprint(f(2))"
+    assert stub_code(source) == (
+        "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError('double it')\nprint(f(2))"
+    )
+
+
+def test_stub_without_hint_has_a_default_message():
+    stubbed = stub_code(f"{BEGIN}\nx = 1\n{END}")
+    assert "raise NotImplementedError(" in stubbed and "x = 1" not in stubbed
+
+
+@pytest.mark.parametrize("source", [f"{BEGIN}\nx = 1", f"x = 1\n{END}", f"{BEGIN}\n{BEGIN}\n{END}\n{END}"])
+def test_unbalanced_markers_are_errors(source):
+    with pytest.raises(MarkerError):
+        stub_code(source, "demo.ipynb, cell 3")
+
+
+def test_markdown_answers_are_hidden_and_outputs_cleared():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(f"Why?\n{BEGIN}\nBecause.\n{END}"),
+        nbformat.v4.new_code_cell("print(1)", execution_count=3, outputs=[nbformat.v4.new_output("stream", text="1\n")]),
+    ])
+    built = build_exercise(nb)
+    assert built.cells[0].source == "Why?\n*Your answer here.*"
+    assert built.cells[1].outputs == [] and built.cells[1].execution_count is None
+    assert nb.cells[1].outputs, "the solution itself is not modified"
+
+
+def test_cli_check_and_build(tmp_path):
+    solutions, exercises = tmp_path / "solutions", tmp_path / "exercises"
+    solutions.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"{BEGIN}\nanswer = 42\n{END}")])
+    nbformat.write(nb, solutions / "01_demo.ipynb")
+    cli = [sys.executable, "-m", "course_api", "build-exercises"]
+
+    stale = subprocess.run([*cli, "--check"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert stale.returncode == 1 and "missing" in stale.stdout and "make exercises" in stale.stderr
+    assert subprocess.run(cli, cwd=tmp_path, capture_output=True, timeout=60).returncode == 0
+    assert "answer = 42" not in (exercises / "01_demo.ipynb").read_text()
+    fresh = subprocess.run([*cli, "--check"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert fresh.returncode == 0 and "unchanged" in fresh.stdout
+
+    (exercises / "09_gone.ipynb").write_text("{}")
+    orphan = subprocess.run([*cli, "--check"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert orphan.returncode == 1 and "orphan" in orphan.stdout
