@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel lab test serve train doctor exercises lock clean
+.PHONY: help setup kernel lab test serve train doctor exercises run-notebooks lock clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ train: $(STAMP) ## retrain both models and rewrite the shipped weights and model
 
 exercises: $(STAMP) ## regenerate exercises/ from solutions/ (commit both)
 	$(BIN)/course-api build-exercises
+
+run-notebooks: $(STAMP) ## execute every walkthrough and solution (DEVICE=cuda, OUTPUT=dir); writes a summary
+	$(BIN)/course-api run-notebooks $(if $(DEVICE),--device $(DEVICE)) $(if $(OUTPUT),--output $(OUTPUT))
 
 doctor: $(STAMP) ## check versions, device, weights and the Jupyter kernel
 	$(BIN)/course-api doctor

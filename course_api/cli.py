@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--exercises", type=Path, default=Path("exercises"), help="folder to write the exercises to")
     build.set_defaults(handler=cmd_build_exercises)
 
+    run = commands.add_parser("run-notebooks", help="execute every walkthrough and solution; write a summary")
+    run.add_argument("paths", nargs="*", type=Path, help="notebooks or folders (default: notebooks/ and solutions/)")
+    run.add_argument("--device", default=None, help="device parameter for every notebook (default: auto)")
+    run.add_argument("--output", type=Path, default=None, help="folder for executed copies and summary (default: runs/<time>)")
+    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                     help="extra notebook parameter, repeatable, e.g. -p base_url=None")
+    run.set_defaults(handler=cmd_run_notebooks)
+
     doctor = commands.add_parser("doctor", help="check the environment: versions, device, weights, Jupyter kernel")
     doctor.set_defaults(handler=cmd_doctor)
     return parser
@@ -128,6 +136,37 @@ def cmd_build_exercises(args: argparse.Namespace) -> int:
         print(f"{len(bad)} exercise notebook(s) out of date: run 'make exercises' and commit the result.", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_run_notebooks(args: argparse.Namespace) -> int:
+    import time
+
+    from course_api.device import DeviceUnavailableError
+    from course_api.runner import discover, parse_parameter, run_notebooks
+
+    try:
+        parameters = dict(parse_parameter(p) for p in args.parameter)
+    except ValueError as exc:
+        print(f"course-api run-notebooks: {exc}", file=sys.stderr)
+        return 2
+    root = Path.cwd()
+    paths: list[Path] = discover(root) if not args.paths else []
+    for given in args.paths:
+        given = given.resolve()
+        paths += sorted(given.glob("[0-9][0-9]_*.ipynb")) if given.is_dir() else [given]
+    if not paths:
+        print("course-api run-notebooks: no notebooks found (run it from the course folder)", file=sys.stderr)
+        return 2
+    output = args.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        summary = run_notebooks(paths, output, device=args.device, parameters=parameters, root=root)
+    except (DeviceUnavailableError, ValueError) as exc:
+        print(f"course-api run-notebooks: {exc}", file=sys.stderr)
+        return 2
+    print(f"\nSummary: {output / 'summary.md'} (and summary.json); executed copies in {output}")
+    for failure in summary.failed:
+        print(f"FAILED: {failure.notebook}, cell {failure.cell}: {failure.error}", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

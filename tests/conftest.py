@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import ipaddress
 import socket
 from pathlib import Path
@@ -107,16 +106,9 @@ def digits_test_split():
 
 def digit_png(pixels: np.ndarray, *, scale: int = 10, mode: str = "L", dark_on_light: bool = True, fmt: str = "PNG") -> bytes:
     """Draw 8x8 digit pixels (0..16) as an image file, the way a student's drawing would arrive."""
-    from PIL import Image
+    from course_api.samples import draw, encode
 
-    ink = np.clip(pixels / 16.0, 0, 1)
-    grey = (255 - ink * 255) if dark_on_light else ink * 255
-    image = Image.fromarray(grey.astype(np.uint8), mode="L").resize((8 * scale, 8 * scale), Image.Resampling.BILINEAR)
-    if mode != "L":
-        image = image.convert(mode)
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
-    return buffer.getvalue()
+    return encode(draw(pixels, size=8 * scale, dark_on_light=dark_on_light, mode=mode), fmt)
 
 
 @pytest.fixture

@@ -91,3 +91,10 @@ def test_too_many_pixels_refused_before_decoding():
     with pytest.raises(ImageError) as info:
         decode_image(buffer.getvalue(), max_pixels=200 * 200)
     assert info.value.status == 413
+
+
+def test_sample_digits_are_recognised(models):
+    from course_api.samples import digit_png
+
+    for digit in range(10):
+        assert predict(models, digit_png(digit)) == digit

@@ -1,0 +1,115 @@
+"""The repo's Dockerfile: lints clean, follows notebook 05's recipe, and its CMD really serves the course."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import httpx2
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE)
+    result = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            result.append((word.upper(), rest.strip()))
+    return result
+
+
+def exec_form(instruction: str) -> list[str]:
+    args = next(rest for word, rest in instructions() if word == instruction)
+    if instruction == "HEALTHCHECK":
+        args = args[args.index("CMD") + 3 :].strip()
+    return json.loads(args)
+
+
+def test_hadolint_reports_nothing():
+    out = subprocess.run([str(BIN / "hadolint"), str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "", out.stdout
+
+
+def test_recipe_of_notebook_05():
+    steps = instructions()
+    words = [w for w, _ in steps]
+    base = next(rest for w, rest in steps if w == "FROM")
+    assert re.match(r"python:3\.\d+-slim", base)
+    copies = [rest for w, rest in steps if w == "COPY"]
+    assert copies[0].startswith("requirements.txt"), "dependencies are copied before the code"
+    install = next(i for i, (w, rest) in enumerate(steps) if w == "RUN" and "-r requirements.txt" in rest)
+    code = next(i for i, (w, rest) in enumerate(steps) if w == "COPY" and "course_api" in rest)
+    assert install < code, "pip install -r requirements.txt runs before the code is copied (layer caching)"
+    user = next(rest for w, rest in steps if w == "USER")
+    assert user not in ("root", "0")
+    assert "HEALTHCHECK" in words
+    cmd = exec_form("CMD")
+    assert cmd[:2] == ["uvicorn", "course_api.server:app"]
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
+    exposed = next(rest for w, rest in steps if w == "EXPOSE")
+    assert cmd[cmd.index("--port") + 1] == exposed
+
+
+def test_requirements_are_the_locked_runtime_pins():
+    locked = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            locked[canonicalize_name(name)] = version
+    declared = {canonicalize_name(Requirement(r).name) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            requirement = Requirement(line)
+            name = canonicalize_name(requirement.name)
+            assert name in declared, f"{name} is not a dependency in pyproject.toml"
+            assert str(requirement.specifier) == f"=={locked[name]}", f"{name}: requirements.txt and constraints.txt differ"
+
+
+def test_dockerignore_keeps_the_context_small():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for entry in (".git", ".venv", "notebooks", "tests"):
+        assert entry in ignored
+
+
+def test_the_images_cmd_serves_the_course(free_port, tmp_path):
+    """Run the image's CMD as a local process: same module path and host, the port swapped for a free one."""
+    cmd = exec_form("CMD")
+    cmd[0] = str(BIN / cmd[0])
+    cmd[cmd.index("--port") + 1] = str(free_port)
+    process = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={"PATH": str(BIN), "COURSE_API_DEVICE": "cpu", "HOME": str(tmp_path)})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                response = httpx2.get(f"http://127.0.0.1:{free_port}/items/5", params={"q": "somequery"}, timeout=2)
+                break
+            except httpx2.TransportError:
+                assert time.monotonic() < deadline, "the CMD did not answer within 60 s"
+                time.sleep(0.2)
+        assert response.json() == {"item_id": 5, "q": "somequery"}
+        health = exec_form("HEALTHCHECK")
+        health[0] = sys.executable
+        health[-1] = health[-1].replace(":8000/", f":{free_port}/")
+        assert subprocess.run(health, timeout=30).returncode == 0, "the HEALTHCHECK command fails"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
