@@ -459,3 +459,356 @@ def _03_5(ns: dict[str, Any]) -> str:
         fail(f"test_square passes on a broken /square that {what}: a test should catch that. "
              "Assert the exact JSON for one n, and a 422 for a value out of range.")
     return "your test passes on a good app and catches two broken ones."
+
+
+# --------------------------------------------------------------------------------- 04 serving a model
+@exercise("04.1", "uploading an image", needs=("upload_response",))
+def _04_1(ns: dict[str, Any]) -> str:
+    response = _require_response(ns["upload_response"], "upload_response")
+    content_type = response.request.headers.get("Content-Type", "")
+    if not response.url.endswith("/predict/image"):
+        fail(f"Send the image to /predict/image; your request went to {response.url}.")
+    if not content_type.startswith("multipart/form-data"):
+        fail(f"The request's Content-Type is {content_type!r}: pass the file with files={{'file': (name, data, "
+             "'image/png')}} so requests sends multipart/form-data.")
+    if response.status_code == 422:
+        fail(f"The server answered 422: the multipart field must be called 'file'. It said: {response.json().get('message')}")
+    if response.status_code != 200:
+        fail(f"Expected 200, got {response.status_code}: {response.text[:200]}")
+    digit = response.json()["digit"]
+    if digit != 7:
+        fail(f"The server read a {digit}: upload course_api.samples.digit_png(7), a handwritten 7.")
+    return f"the server read your PNG as a {digit} ({response.json()['score']:.0%} sure)."
+
+
+def _png(size: tuple[int, int], noise: bool = False) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    if noise:
+        pixels = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        image = Image.fromarray(pixels, mode="RGB")
+    else:
+        image = Image.new("L", size, 255)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@exercise("04.2", "an endpoint for the top 3 digits", needs=("top3", "service"))
+def _04_2(ns: dict[str, Any]) -> str:
+    import numpy as np
+
+    from course_api.imaging import decode_image, digit_pixels
+    from course_api.samples import digit_png
+
+    client = _client(ns)
+    data = digit_png(3)
+    response = client.post("/top3", files={"file": ("three.png", data, "image/png")})
+    _expect_status(response, 200, "POST /top3 with a PNG")
+    top = response.json().get("top3")
+    if not isinstance(top, list) or len(top) != 3:
+        fail(f"POST /top3 returned {response.json()!r}; expected {{'top3': [three entries]}}.")
+    if not all(isinstance(e, dict) and {"digit", "probability"} <= set(e) for e in top):
+        fail(f"Each entry should be {{'digit': d, 'probability': p}}; got {top[0]!r}.")
+    probabilities = [e["probability"] for e in top]
+    if probabilities != sorted(probabilities, reverse=True):
+        fail(f"The top 3 should be sorted from most to least likely; got probabilities {probabilities}.")
+    expected = ns["service"].digit_probabilities(digit_pixels(decode_image(data, max_pixels=10**8))[None])[0]
+    best = [int(d) for d in np.argsort(expected)[::-1][:3]]
+    if [e["digit"] for e in top] != best:
+        fail(f"The digits are {[e['digit'] for e in top]}; the model's three most likely are {best}.")
+    if not np.allclose(probabilities, expected[best], atol=1e-4):
+        fail("The probabilities do not match the model's: use softmax probabilities, not logits.")
+    bad = client.post("/top3", files={"file": ("notes.txt", b"not an image", "text/plain")})
+    if bad.status_code == 500:
+        fail("A text file crashed /top3 with a 500: catch the decoding error and answer 415.")
+    if bad.status_code != 415:
+        fail(f"A text file got {bad.status_code}; answer 415 Unsupported Media Type for files that are not images.")
+    return f"the top 3 for a handwritten 3 are {best}, and a text file gets a 415."
+
+
+@exercise("04.3", "refusing images that are too large", needs=("thumbnail",))
+def _04_3(ns: dict[str, Any]) -> str:
+    import io
+
+    from PIL import Image
+
+    client = _client(ns)
+    small = client.post("/thumbnail", files={"file": ("small.png", _png((200, 120)), "image/png")})
+    _expect_status(small, 200, "POST /thumbnail with a small PNG")
+    if small.headers.get("content-type") != "image/png":
+        fail(f"The thumbnail's Content-Type is {small.headers.get('content-type')!r}: "
+             "return Response(content=png_bytes, media_type='image/png').")
+    try:
+        image = Image.open(io.BytesIO(small.content))
+    except Exception:  # noqa: BLE001
+        fail("The answer is not a PNG image that Pillow can open.")
+    if image.size != (32, 32):
+        fail(f"The thumbnail is {image.size[0]}x{image.size[1]}; it should be 32x32.")
+    big = _png((400, 400), noise=True)
+    assert len(big) > 100_000
+    too_big = client.post("/thumbnail", files={"file": ("big.png", big, "image/png")})
+    if too_big.status_code in (200, 422):
+        fail(f"An upload of {len(big)} bytes got {too_big.status_code}; refuse uploads over 100,000 bytes "
+             "with 413 Content Too Large.")
+    _expect_status(too_big, 413, f"POST /thumbnail with {len(big)} bytes")
+    text = client.post("/thumbnail", files={"file": ("notes.txt", b"hello", "text/plain")})
+    _expect_status(text, 415, "POST /thumbnail with a text file")
+    return "small images get a 32x32 PNG, large uploads a 413, and text a 415."
+
+
+@exercise("04.4", "p50 and p99", needs=("latency_summary",))
+def _04_4(ns: dict[str, Any]) -> str:
+    import numpy as np
+
+    summary = ns["latency_summary"]
+    samples = [float(x) for x in np.random.default_rng(1).gamma(2.0, 3.0, 1000)]
+    got = summary(samples)
+    if not isinstance(got, dict) or not {"p50", "p99", "max"} <= set(got):
+        fail(f"latency_summary should return a dict with 'p50', 'p99' and 'max'; got {got!r}.")
+    expected = {"p50": np.percentile(samples, 50), "p99": np.percentile(samples, 99), "max": max(samples)}
+    for key, value in expected.items():
+        if not math.isclose(got[key], value, rel_tol=0.02):
+            fail(f"{key} is {got[key]:.3f}; expected about {value:.3f}. np.percentile(samples, 99) gives the 99th percentile.")
+    if summary([5.0])["p99"] != 5.0:
+        fail("latency_summary([5.0]) should give 5.0 for every statistic.")
+    return "half the requests are faster than p50, and 99 in 100 faster than p99."
+
+
+# ------------------------------------------------------------------------------------------ 05 docker
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+@exercise("05.1", "a pinned requirements.txt", needs=("requirements_path",))
+def _05_1(ns: dict[str, Any]) -> str:
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    path = Path(ns["requirements_path"])
+    if path.name != "requirements.txt":
+        fail(f"The file is called {path.name!r}; pip and every tutorial expect requirements.txt (with an s).")
+    if not path.is_file():
+        fail(f"There is no file at {path}: write it first.")
+    found = {}
+    for line in _lines(path.read_text()):
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            fail(f"{line!r} is not a valid requirement line.")
+        found[requirement.name.lower()] = requirement
+    if "unicorn" in found:
+        fail("'unicorn' is not the server: the package is uvicorn.")
+    for name in ("fastapi", "uvicorn"):
+        if name not in found:
+            fail(f"requirements.txt should list {name}.")
+        spec = str(found[name].specifier)
+        if spec != f"=={version(name)}":
+            fail(f"{name} is {spec or 'not pinned'}; pin it exactly to the version you tested with: =={version(name)}.")
+    if "standard" not in found["uvicorn"].extras:
+        fail("Use uvicorn[standard]: it brings the fast event loop, HTTP parser and --reload support.")
+    return "exact pins of what you tested: the image installs the same versions every time."
+
+
+@exercise("05.2", "a HEALTHCHECK without curl", needs=("healthcheck",))
+def _05_2(ns: dict[str, Any]) -> str:
+    import shlex
+    import subprocess
+
+    from fastapi import FastAPI
+
+    from course_api.notebook import serve_in_background
+
+    line = " ".join(str(ns["healthcheck"]).split())
+    if not line.startswith("HEALTHCHECK"):
+        fail("`healthcheck` should be the whole Dockerfile line, starting with HEALTHCHECK.")
+    if " CMD " not in f" {line} ":
+        fail("A HEALTHCHECK needs CMD followed by the command to run.")
+    if "--interval" not in line or "--timeout" not in line:
+        fail("Set --interval and --timeout: how often to check, and how long a check may take.")
+    command = line.split(" CMD ", 1)[1].strip()
+    argv = json.loads(command) if command.startswith("[") else shlex.split(command)
+    if argv and argv[0] in ("curl", "wget"):
+        fail(f"python:3.x-slim images have no {argv[0]}: use python -c with urllib.request.")
+    if "8000" not in command:
+        fail("Check the port the server listens on inside the container: 8000.")
+
+    app = FastAPI()
+
+    @app.get("/")
+    def root() -> dict:
+        return {"message": "OK"}
+
+    def run(port: int) -> int:
+        args = [a.replace(":8000", f":{port}") for a in argv]
+        if args[0] in ("python", "python3"):
+            args[0] = sys.executable
+        elif args[0] in ("sh", "/bin/sh"):
+            args[-1] = args[-1].replace("python ", f"{sys.executable} ")
+        return subprocess.run(args, timeout=30, capture_output=True).returncode
+
+    with serve_in_background(app, name="healthcheck") as server:
+        if run(server.port) != 0:
+            fail("Your health check command fails against a healthy server: run it by hand in a terminal.")
+        port = server.port
+    if run(port) == 0:
+        fail("Your health check command succeeds when no server answers: it must exit non-zero then.")
+    return "exit 0 when the server answers, non-zero when it does not: Docker marks the container (un)healthy."
+
+
+def _hadolint(text: str) -> str:
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "hadolint"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "Dockerfile"
+        path.write_text(text)
+        out = subprocess.run([str(exe), str(path)], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip().replace(str(path), "Dockerfile")
+
+
+@exercise("05.3", "a Dockerfile for a FastAPI app", needs=("dockerfile",))
+def _05_3(ns: dict[str, Any]) -> str:
+    text = str(ns["dockerfile"])
+    steps = [line.split(None, 1) + [""] for line in _lines(text.replace("\\\n", " "))]
+    words = [s[0].upper() for s in steps]
+    if not words or words[0] != "FROM":
+        fail("A Dockerfile starts with FROM: e.g. FROM python:3.12-slim.")
+    base = steps[0][1]
+    if "slim" not in base or not base.startswith("python:3.1"):
+        fail(f"The base is {base!r}: use a current slim Python image such as python:3.12-slim.")
+    warnings = _hadolint(text)
+    if warnings:
+        fail(f"hadolint has remarks:\n{warnings}")
+    copies = [s[1] for s in steps if s[0].upper() == "COPY"]
+    if not copies or "requirements.txt" not in copies[0]:
+        fail("Copy requirements.txt first and install it before copying the code: then a code change "
+             "does not reinstall every dependency.")
+    if "USER" not in words:
+        fail("Add a non-root user (useradd) and switch to it with USER: a server should never run as root.")
+    if "HEALTHCHECK" not in words:
+        fail("Add a HEALTHCHECK (exercise 05.2).")
+    cmd_args = next((s[1] for s in steps if s[0].upper() == "CMD"), "")
+    try:
+        cmd = json.loads(cmd_args)
+    except json.JSONDecodeError:
+        fail('Write CMD in exec form, a JSON list: CMD ["uvicorn", "app.main:app", ...].')
+    if "--host" not in cmd or cmd[cmd.index("--host") + 1] != "0.0.0.0":
+        fail("Inside a container the server must listen on 0.0.0.0, or `docker run -p` cannot reach it.")
+    exposed = next((s[1].strip() for s in steps if s[0].upper() == "EXPOSE"), None)
+    if "--port" not in cmd or cmd[cmd.index("--port") + 1] != exposed:
+        fail(f"CMD's --port should be the port you EXPOSE ({exposed}), the one `docker run -p HOST:{exposed}` maps.")
+    return "hadolint is happy, dependencies are cached, it runs as a user, and -p can reach it."
+
+
+@exercise("05.4", "build and run with matching names", needs=("build_command", "run_command"))
+def _05_4(ns: dict[str, Any]) -> str:
+    build, run = list(ns["build_command"]), list(ns["run_command"])
+    if build[:2] != ["docker", "build"] or "-t" not in build:
+        fail("build_command should be a list like ['docker', 'build', '-t', NAME, FOLDER].")
+    if run[:2] != ["docker", "run"]:
+        fail("run_command should be a list starting with ['docker', 'run', ...].")
+    image = build[build.index("-t") + 1]
+    if run[-1] != image:
+        fail(f"You build {image!r} but run {run[-1]!r} (the draft's mistake): the last argument of docker run "
+             "is the image to start, and must be the name you built.")
+    if "-p" not in run:
+        fail("Without -p the container's port is not reachable from your machine: add -p 8080:8000.")
+    if run[run.index("-p") + 1] != "8080:8000":
+        fail(f"-p {run[run.index('-p') + 1]}: the format is HOST:CONTAINER, so 8080 on your machine to 8000 inside is 8080:8000.")
+    if "-d" not in run or "--name" not in run:
+        fail("Run it in the background (-d) and give the container a --name, so docker logs/stop can find it.")
+    return f"docker run starts the image {image!r} you built, reachable at http://127.0.0.1:8080."
+
+
+# ---------------------------------------------------------------------------------- 06 going further
+@exercise("06.1", "a bounded load generator", needs=("run_load",))
+def _06_1(ns: dict[str, Any]) -> str:
+    import threading
+    import time
+
+    from fastapi import FastAPI
+
+    from course_api.notebook import serve_in_background
+
+    state = {"count": 0, "in_flight": 0, "peak": 0}
+    lock = threading.Lock()
+    app = FastAPI()
+
+    @app.get("/")
+    def root() -> dict:
+        with lock:
+            state["count"] += 1
+            state["in_flight"] += 1
+            state["peak"] = max(state["peak"], state["in_flight"])
+        time.sleep(0.02)
+        with lock:
+            state["in_flight"] -= 1
+        return {"ok": True}
+
+    with serve_in_background(app, name="load-check") as server:
+        started = time.perf_counter()
+        latencies = ns["run_load"](server.url + "/", concurrency=4, total=40)
+        seconds = time.perf_counter() - started
+    if state["count"] != 40:
+        fail(f"The server saw {state['count']} requests; run_load(url, concurrency=4, total=40) should send exactly 40.")
+    if not isinstance(latencies, list) or len(latencies) != 40:
+        fail("run_load should return a list with one latency (in ms) per request.")
+    if state["peak"] > 4:
+        fail(f"Up to {state['peak']} requests were in flight at once; never more than `concurrency`.")
+    if state["peak"] < 2:
+        fail("The requests ran one after another: use a ThreadPoolExecutor(max_workers=concurrency).")
+    if min(latencies) < 15 or max(latencies) > 5000:
+        fail(f"Latencies range from {min(latencies):.1f} to {max(latencies):.1f}: measure each request in "
+             "milliseconds with time.perf_counter() before and after it.")
+    return f"40 requests, at most 4 at a time, in {seconds:.2f} s."
+
+
+@exercise("06.2", "micro-batching by hand", needs=("predict_batched", "service"))
+def _06_2(ns: dict[str, Any]) -> str:
+    import numpy as np
+
+    from course_api.training import digits_split
+
+    service = ns["service"]
+    images = digits_split()[1][:50]
+    calls: list[int] = []
+    original = service.digit_probabilities
+
+    def counting(batch):  # type: ignore[no-untyped-def]
+        calls.append(len(batch))
+        return original(batch)
+
+    service.digit_probabilities = counting
+    try:
+        result = ns["predict_batched"](images, batch_size=16)
+    finally:
+        service.digit_probabilities = original
+    if calls != [16, 16, 16, 2]:
+        fail(f"The model was called with batches of {calls}; 50 images in batches of 16 should be [16, 16, 16, 2].")
+    result = np.asarray(result)
+    if result.shape != (50, 10):
+        fail(f"predict_batched returned shape {result.shape}; expected (50, 10), one row per image, in order.")
+    if not np.allclose(result, original(images), atol=1e-5):
+        fail("Batched answers differ from unbatched ones: keep the images in order and concatenate the results.")
+    return "4 forward passes instead of 50, and the same answers."
+
+
+@exercise("06.3", "where the server saturates", needs=("saturation",))
+def _06_3(ns: dict[str, Any]) -> str:
+    measured = ns.get("measured") or {1: 105.0, 2: 190.0, 4: 330.0, 8: 345.0, 16: 350.0}
+    expected = min(c for c, rps in sorted(measured.items()) if rps >= 0.9 * max(measured.values()))
+    got = ns["saturation"](measured)
+    if got != expected:
+        fail(f"saturation(measured) returned {got!r}; the lowest concurrency that reaches 90% of the best "
+             f"throughput is {expected}.")
+    if ns["saturation"]({1: 100.0}) != 1:
+        fail("With one measurement, that concurrency is the answer.")
+    return f"past concurrency {expected}, more clients only add waiting time."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.testclient import TestClient
 
 from course_api.checks import EXERCISES, CheckFailed, ExerciseNotDone, check
@@ -118,3 +118,50 @@ def test_test_square_check_catches_a_test_that_asserts_nothing():
 def test_every_exercise_has_a_title_and_needs():
     assert len(EXERCISES) >= 12
     assert all(spec.title and spec.needs for spec in EXERCISES.values())
+
+
+def test_top3_check_explains_a_500_for_a_text_file():
+    import numpy as np
+
+
+    from course_api.imaging import decode_image, digit_pixels
+    from course_api.inference import ModelService
+    from course_api.settings import Settings
+
+    service = ModelService.load(Settings().weights_dir, "cpu")
+    app = FastAPI()
+
+    @app.post("/top3")
+    def top3(file: UploadFile = File(...)) -> dict:
+        probabilities = service.digit_probabilities(digit_pixels(decode_image(file.file.read(), max_pixels=10**8))[None])[0]
+        best = np.argsort(probabilities)[::-1][:3]
+        return {"top3": [{"digit": int(d), "probability": float(probabilities[d])} for d in best]}
+
+    with pytest.raises(CheckFailed, match="crashed /top3 with a 500"):
+        check("04.2", {"app": app, "top3": top3, "service": service})
+
+
+def test_dockerfile_check_runs_hadolint():
+    dockerfile = 'FROM python:3.12-slim\nRUN apt-get update && apt-get install -y curl\nCMD ["uvicorn", "app.main:app"]\n'
+    with pytest.raises(CheckFailed, match="hadolint"):
+        check("05.3", {"dockerfile": dockerfile})
+
+
+def test_run_command_check_catches_the_drafts_name_mismatch():
+    ns = {"build_command": ["docker", "build", "-t", "my_fastapi_app", "."],
+          "run_command": ["docker", "run", "-d", "--name", "mycontainer", "-p", "80:80", "myimage"]}
+    with pytest.raises(CheckFailed, match="the draft's mistake"):
+        check("05.4", ns)
+
+
+def test_load_generator_check_catches_sequential_requests():
+    def run_load(url, concurrency, total):
+        latencies = []
+        for _ in range(total):
+            started = __import__("time").perf_counter()
+            requests.get(url, timeout=10)
+            latencies.append((__import__("time").perf_counter() - started) * 1000)
+        return latencies
+
+    with pytest.raises(CheckFailed, match="one after another"):
+        check("06.1", {"run_load": run_load})
