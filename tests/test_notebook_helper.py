@@ -140,3 +140,26 @@ def test_stopped_when_python_exits():
     assert out.returncode == 0, out.stderr
     assert time.monotonic() - started < 30
     assert not listening(int(out.stdout.strip()))
+
+
+def test_accepted_connections_get_tcp_nodelay():
+    """asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; a socket made with proto 0 made every
+    keep-alive request wait ~40 ms for Nagle's algorithm and the client's delayed ACK."""
+    with serve_in_background(small_app(), name="nodelay") as server:
+        assert server._socket.proto == socket.IPPROTO_TCP
+        accepted = []
+        original = asyncio.selector_events.BaseSelectorEventLoop._accept_connection2
+
+        async def spy(self, protocol_factory, conn, *args, **kwargs):
+            accepted.append(conn)
+            return await original(self, protocol_factory, conn, *args, **kwargs)
+
+        asyncio.selector_events.BaseSelectorEventLoop._accept_connection2 = spy
+        try:
+            with httpx2.Client(base_url=server.url) as client:
+                assert client.get("/").status_code == 200
+                assert client.get("/").status_code == 200
+                assert accepted, "no connection was accepted"
+                assert accepted[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        finally:
+            asyncio.selector_events.BaseSelectorEventLoop._accept_connection2 = original
