@@ -156,20 +156,30 @@ def vader_lexicon() -> dict[str, float]:
     return lexicon
 
 
-def sentiment_sentences(n: int, seed: int = SEED, threshold: float = 1.0) -> tuple[list[str], np.ndarray]:
-    """``n`` generated sentences and their labels (0 negative, 1 positive).
+NEUTRAL_SHARE = 0.15
+CONFIDENCE = 1.5  # target probability of "positive" = sigmoid(CONFIDENCE * summed valence)
+
+
+def sentiment_sentences(n: int, seed: int = SEED, threshold: float = 0.5) -> tuple[list[str], np.ndarray]:
+    """``n`` generated sentences and their summed valences (negative < 0 < positive, 0 for neutral ones).
 
     A sentence is a few neutral words around one or two lexicon words, sometimes intensified ("very")
-    and sometimes negated. Its label is the sign of the summed valences, with the words in a negator's
-    scope counted negatively: the same rule the model applies (:func:`negation_signs`).
+    and sometimes negated. Its score is the sum of the valences, with the words in a negator's scope
+    counted negatively: the same rule the model applies (:func:`negation_signs`). About one sentence in
+    seven has no sentiment word at all (score 0), which teaches the model that everyday words are neutral.
     """
     rng = np.random.default_rng(seed)
     lexicon = {w: v for w, v in vader_lexicon().items() if abs(v) >= threshold and w not in NEGATORS}
     words = np.array(sorted(w for w in lexicon if tokenize(w) == [w]))
     sentences: list[str] = []
-    labels: list[int] = []
+    scores: list[float] = []
     while len(sentences) < n:
         parts = [str(w) for w in rng.choice(FILLERS, size=rng.integers(0, 4))]
+        if rng.random() < NEUTRAL_SHARE:
+            parts += [str(w) for w in rng.choice(FILLERS, size=rng.integers(1, 5))]
+            sentences.append(" ".join(parts))
+            scores.append(0.0)
+            continue
         for word in rng.choice(words, size=1 if rng.random() < 0.7 else 2):
             if rng.random() < 0.25:
                 parts.append(str(rng.choice(NEGATORS_USED)))
@@ -182,8 +192,8 @@ def sentiment_sentences(n: int, seed: int = SEED, threshold: float = 1.0) -> tup
         if abs(score) < 0.5:
             continue
         sentences.append(" ".join(parts))
-        labels.append(int(score > 0))
-    return sentences, np.array(labels)
+        scores.append(float(score))
+    return sentences, np.array(scores)
 
 
 def eval_sentences() -> tuple[list[str], np.ndarray]:
@@ -204,16 +214,20 @@ def train_sentiment(
     device: torch.device, *, epochs: int = 8, n_sentences: int = 60_000, seed: int = SEED, progress: bool = True
 ) -> tuple[SentimentModel, dict]:
     seed_everything(seed)
-    texts, labels = sentiment_sentences(n_sentences, seed)
+    texts, scores = sentiment_sentences(n_sentences, seed)
     split = int(0.9 * len(texts))
-    train_texts, test_texts = texts[:split], texts[split:]
-    train_labels, test_labels = labels[:split], labels[split:]
+    train_texts = texts[:split]
+    # Soft targets: a mild sentence ("fine") should be mildly positive, a neutral one 50/50.
+    positive = torch.sigmoid(CONFIDENCE * torch.from_numpy(scores[:split]).float())
+    targets = torch.stack([1 - positive, positive], dim=1)
+    test = [i for i in range(split, len(texts)) if scores[i] != 0]  # accuracy needs a right answer
+    test_texts = [texts[i] for i in test]
+    test_labels = (scores[test] > 0).astype(int)
     vocab = [UNKNOWN] + sorted({token for text in train_texts for token in tokenize(text)})
     model = SentimentModel(vocab).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
-    targets = torch.from_numpy(train_labels).long()
     bar = _iterate(epochs, "sentiment", progress)
     for _ in bar:
         model.train()
@@ -237,7 +251,7 @@ def train_sentiment(
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocabulary_size": len(model.vocab),
         "dim": model.embedding.embedding_dim,
-        "data": "sentences generated from the VADER lexicon (vaderSentiment, MIT licence), with negations",
+        "data": "sentences generated from the VADER lexicon (vaderSentiment, MIT licence), with negations and neutral sentences; soft targets sigmoid(1.5 x summed valence)",
         "train_size": len(train_texts),
         "test_size": len(test_texts),
         "test_accuracy": round(_accuracy(model, test_texts, test_labels, device), 4),
