@@ -24,6 +24,7 @@ from course_api import __version__
 from course_api.imaging import ImageError, decode_image, digit_pixels
 from course_api.inference import ModelService
 from course_api.models.sentiment import SENTIMENT_LABELS
+from course_api.playground import SameOriginPages, router as playground_router
 from course_api.schemas import (
     Astros,
 
@@ -248,6 +249,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def model_info(models: Models) -> dict[str, Any]:
         return models.describe()
 
+    app.include_router(playground_router)  # GET /playground: a client in plain HTML and JavaScript
+    app.add_middleware(SameOriginPages)  # /docs, /redoc, /playground may load nothing from another site
     return app
 
 

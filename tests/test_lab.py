@@ -1,53 +1,125 @@
-"""`make lab` opens the course: JupyterLab starts, finds the notebooks and the course-api kernel."""
+"""`make lab` opens the course: JupyterLab starts, finds the notebooks and the course-api kernel, and in
+Chromium it shows notebook 00 with its kernel running."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterator, NamedTuple
 
 import httpx2
+import psutil  # comes with ipykernel
 import pytest
 
+from conftest import save_screenshot
+
 ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "course-api-test"
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
-def test_make_lab_starts_jupyterlab_with_the_course(free_port):
-    token = "course-api-test"
-    args = f"--no-browser --port={free_port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
+class Lab(NamedTuple):
+    url: str
+    token: str
+    process: subprocess.Popen
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop make, JupyterLab and every kernel it started (kernels run in process groups of their own)."""
+    try:
+        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = []
+    try:
+        os.killpg(process.pid, signal.SIGTERM)  # make and JupyterLab: JupyterLab shuts its kernels down
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    _, alive = psutil.wait_procs(family, timeout=10)
+    for leftover in alive:
+        leftover.kill()
+    psutil.wait_procs(alive, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Iterator[Lab]:
+    """`make lab` as a student runs it, with --no-browser, a free port and a token; stopped afterwards."""
+    port = _free_port()
+    settings = tmp_path_factory.mktemp("lab-settings")
+    notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text('{"fetchNews": "false", "checkForUpdates": false}')  # and no "news?" question
+    args = " ".join([
+        "--no-browser", f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
+        # Nothing from the internet: no news feed, no update check, no extension search on PyPI.
+        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        # The test's settings and workspace (open tabs) live in a temporary folder, not the student's.
+        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}",
+    ])
     process = subprocess.Popen(
         ["make", "-s", "lab", f"JUPYTER_ARGS={args}"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
     )
-    base = f"http://127.0.0.1:{free_port}"
-    headers = {"Authorization": f"token {token}"}
+    lab = Lab(f"http://127.0.0.1:{port}", TOKEN, process)
     try:
         deadline = time.monotonic() + 90
         while True:
             assert process.poll() is None, process.stdout.read()
             try:
-                specs = httpx2.get(f"{base}/api/kernelspecs", headers=headers, timeout=2)
-                if specs.status_code == 200:
+                if httpx2.get(f"{lab.url}/api/kernelspecs", headers=lab.headers, timeout=2).status_code == 200:
                     break
             except httpx2.TransportError:
                 pass
             assert time.monotonic() < deadline, "JupyterLab did not answer within 90 s"
             time.sleep(0.5)
-        assert "course-api" in specs.json()["kernelspecs"]
-        # The file browser starts at the course folder (not inside notebooks/), so every folder is visible.
-        top = httpx2.get(f"{base}/api/contents", headers=headers, timeout=10).json()
-        assert {"notebooks", "course_api", "README.md"} <= {item["name"] for item in top["content"]}
-        contents = httpx2.get(f"{base}/api/contents/notebooks", headers=headers, timeout=10).json()
-        assert "00_setup.ipynb" in {item["name"] for item in contents["content"]}
-        assert httpx2.get(f"{base}/lab/tree/notebooks/00_setup.ipynb", headers=headers, timeout=10).status_code == 200
+        yield lab
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        _stop(process)
+
+
+def test_make_lab_starts_jupyterlab_with_the_course(lab):
+    specs = httpx2.get(f"{lab.url}/api/kernelspecs", headers=lab.headers, timeout=10).json()
+    assert "course-api" in specs["kernelspecs"]
+    # The file browser starts at the course folder (not inside notebooks/), so every folder is visible.
+    top = httpx2.get(f"{lab.url}/api/contents", headers=lab.headers, timeout=10).json()
+    assert {"notebooks", "course_api", "README.md"} <= {item["name"] for item in top["content"]}
+    contents = httpx2.get(f"{lab.url}/api/contents/notebooks", headers=lab.headers, timeout=10).json()
+    assert "00_setup.ipynb" in {item["name"] for item in contents["content"]}
+    assert httpx2.get(f"{lab.url}/lab/tree/notebooks/00_setup.ipynb", headers=lab.headers, timeout=10).status_code == 200
+
+
+def test_jupyterlab_shows_notebook_00_in_chromium_with_an_idle_kernel(lab, page):
+    from playwright.sync_api import expect
+
+    page.goto(f"{lab.url}/lab/tree/notebooks/00_setup.ipynb?token={lab.token}", timeout=60_000)
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    heading = notebook.locator(".jp-RenderedMarkdown h1").first
+    expect(heading).to_contain_text("00 · Setup", timeout=60_000)
+    # The notebook's kernel, started by opening it: the course's, and ready (idle).
+    expect(notebook.locator(".jp-KernelName")).to_have_text("Python (course-api)", timeout=60_000)
+    expect(notebook.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute("data-status", "idle", timeout=60_000)
+    save_screenshot(page, "jupyterlab")
+    kernels = httpx2.get(f"{lab.url}/api/kernels", headers=lab.headers, timeout=10).json()
+    assert [kernel["name"] for kernel in kernels] == ["course-api"]

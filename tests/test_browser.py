@@ -1,0 +1,218 @@
+"""In a real browser: /docs, /redoc and the playground work offline, served by the course server alone.
+
+Headless Chromium from Debian's packages (``/usr/bin/chromium``), driven by Playwright; see the ``browser``
+and ``page`` fixtures at the end of conftest.py. Without Chromium these tests skip and say how to install
+it. Every page runs behind a guard: a request to any address other than 127.0.0.1 is aborted and fails the
+test. Screenshots go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tomllib
+from fnmatch import fnmatch
+from html.parser import HTMLParser
+
+import httpx2
+
+from conftest import ROOT, guarded_page, save_screenshot
+from course_api.playground import CONTENT_SECURITY_POLICY
+from course_api.samples import digit_png
+
+TIMEOUT_MS = 20_000
+METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
+
+
+def expect(locator):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+def operations(base_url: str) -> set[tuple[str, str]]:
+    """Every (METHOD, path) that the server's OpenAPI document describes."""
+    paths = httpx2.get(f"{base_url}/openapi.json", timeout=10).json()["paths"]
+    return {(method.upper(), path) for path, item in paths.items() for method in item if method in METHODS}
+
+
+# ------------------------------------------------------------------------------------ the guard itself
+def test_the_guard_aborts_and_reports_requests_beyond_127_0_0_1(browser):
+    with guarded_page(browser) as (page, outside):
+        error = page.evaluate("() => fetch('http://192.0.2.1/probe').then(() => 'sent', (e) => e.message)")
+    assert error != "sent"
+    assert outside == ["GET http://192.0.2.1/probe"]
+
+
+# ------------------------------------------------------------------------------------ /docs, /redoc
+def test_swagger_ui_renders_every_operation_and_executes_a_request(page, live_server):
+    expected = operations(live_server.url)
+    page.goto(f"{live_server.url}/docs")
+    blocks = page.locator(".opblock")
+    expect(blocks).to_have_count(len(expected), timeout=TIMEOUT_MS)
+    shown = {
+        (block.locator(".opblock-summary-method").inner_text().strip(), block.locator(".opblock-summary-path").get_attribute("data-path"))
+        for block in blocks.all()
+    }
+    assert shown == expected
+    page.set_viewport_size({"width": 1100, "height": 920})  # tall enough for every operation
+    save_screenshot(page, "docs")
+
+    # Try it out: GET /items/{item_id} with item_id=5 and q=somequery, as notebook 03 does.
+    operation = page.locator(".opblock-get").filter(has=page.locator('[data-path="/items/{item_id}"]'))
+    operation.locator(".opblock-summary-control").click()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.locator('tr[data-param-name="item_id"] input').fill("5")
+    operation.locator('tr[data-param-name="q"] input').fill("somequery")
+    operation.get_by_role("button", name="Execute").click()
+    answer = operation.locator(".live-responses-table .response")
+    expect(answer.locator(".response-col_status")).to_have_text("200", timeout=TIMEOUT_MS)
+    body = answer.locator(".response-col_description pre").first
+    expect(body).to_contain_text('"item_id": 5')
+    assert json.loads(body.inner_text()) == {"item_id": 5, "q": "somequery"}
+    expect(operation.locator(".request-url")).to_contain_text(f"{live_server.url}/items/5?q=somequery")
+    assert page.errors == [] and page.console_errors == []
+
+
+def test_redoc_renders_every_operation(page, live_server):
+    expected = operations(live_server.url)
+    summaries = {
+        operation["summary"]
+        for item in httpx2.get(f"{live_server.url}/openapi.json", timeout=10).json()["paths"].values()
+        for method, operation in item.items()
+        if method in METHODS
+    }
+    page.goto(f"{live_server.url}/redoc")
+    sections = page.locator('[data-section-id^="operation/"]')
+    expect(sections).to_have_count(len(expected), timeout=TIMEOUT_MS)
+    headings = {text.strip() for text in sections.locator("h2").all_inner_texts()}
+    assert headings == summaries
+    # The right-hand panel shows each operation's method and path.
+    expect(page.get_by_text("/items/{item_id}").first).to_be_attached()
+    assert page.errors == []
+    # ReDoc's bundle asks for its maker's logo on a CDN; the page's Content-Security-Policy blocks it in the
+    # browser (the request never leaves it), and nothing else fails to load.
+    assert all("cdn.redoc.ly/redoc/logo-mini.svg" in line for line in page.console_errors), page.console_errors
+
+
+# ------------------------------------------------------------------------------------ the playground
+def test_playground_predicts_an_uploaded_digit(page, live_server):
+    page.goto(f"{live_server.url}/playground")
+    page.get_by_label("A PNG or JPEG of one handwritten digit").set_input_files(
+        files=[{"name": "digit.png", "mimeType": "image/png", "buffer": digit_png(7)}]
+    )
+    expect(page.locator("#status")).to_have_text("200 OK", timeout=TIMEOUT_MS)
+    expect(page.locator("#prediction")).to_have_text(re.compile(r"^digit 7 \(\d+\.\d%\)$"))
+    answer = json.loads(page.locator("#json").inner_text())
+    assert answer["digit"] == 7 and len(answer["pixels"]) == 8
+    assert page.locator("#curl").inner_text() == f"curl -s -F 'file=@digit.png' {live_server.url}/predict/image"
+    expect(page.locator("#seen-canvas")).to_be_visible()
+    expect(page.get_by_role("img", name="the image you chose: digit.png")).to_be_visible()
+    save_screenshot(page, "playground")
+    assert page.errors == [] and page.console_errors == []  # the favicon, too, comes from the server
+
+
+def test_playground_text_errors_drop_and_drawing(page, live_server):
+    page.goto(f"{live_server.url}/playground")
+    status, prediction = page.locator("#status"), page.locator("#prediction")
+
+    # Text: the sentiment, and a curl command that sends the same request.
+    page.get_by_label("A sentence in English").fill("I don't like waiting")
+    page.get_by_role("button", name="Predict sentiment").click()
+    expect(status).to_have_text("200 OK", timeout=TIMEOUT_MS)
+    expect(prediction).to_contain_text("negative")
+    curl = page.locator("#curl").inner_text()
+    assert curl.startswith("curl -s -H \"Content-Type: application/json\" -d '{\"text\":\"I don'\\''t like waiting\"}' ")
+    if shutil.which("curl"):  # the command the page shows gives the answer the page shows
+        no_proxy = {name: value for name, value in os.environ.items() if "proxy" not in name.lower()}
+        shown = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True, env=no_proxy).stdout
+        assert json.loads(shown) == json.loads(page.locator("#json").inner_text())
+
+    # A client's mistake: the page shows the server's explanation.
+    page.get_by_label("A sentence in English").fill("   ")
+    page.get_by_role("button", name="Predict sentiment").click()
+    expect(status).to_have_text(re.compile(r"^422 "), timeout=TIMEOUT_MS)  # the phrase depends on the server
+    expect(prediction).to_have_text(re.compile("only whitespace"))
+    expect(prediction).to_have_class("error")
+
+    # Drop a file that is not an image on the drop zone: 415, and the server's detail.
+    page.locator("#drop-zone").evaluate(
+        """(zone) => {
+            const data = new DataTransfer();
+            data.items.add(new File(["just text"], "notes.txt", { type: "text/plain" }));
+            zone.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+        }"""
+    )
+    expect(status).to_have_text("415 Unsupported Media Type", timeout=TIMEOUT_MS)
+    expect(prediction).to_contain_text("notes.txt")
+    assert shlex.split(page.locator("#curl").inner_text())[3] == "file=@notes.txt"
+
+    # Draw a digit with the mouse and send the drawing.
+    box = page.locator("#draw-canvas").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.85, steps=8)
+    page.mouse.up()
+    page.get_by_role("button", name="Predict drawing").click()
+    expect(status).to_have_text("200 OK", timeout=TIMEOUT_MS)
+    expect(prediction).to_have_text(re.compile(r"^digit \d \(\d+\.\d%\)$"))
+    assert json.loads(page.locator("#json").inner_text())["width"] == 160
+    assert page.errors == []
+
+
+# ------------------------------------------------------------------------------------ without a browser
+class _Assets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.assets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if (tag, name) in {("script", "src"), ("link", "href"), ("img", "src")} and value:
+                self.assets.append(value)
+
+
+def test_playground_page_loads_only_same_origin_assets(test_client):
+    response = test_client.get("/playground")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    parser = _Assets()
+    parser.feed(response.text)
+    assert len(parser.assets) == 3, parser.assets  # the script, the style sheet and the icon
+    for asset in parser.assets:
+        assert asset.startswith("/") and not asset.startswith("//"), f"{asset} is not on the same origin"
+        answer = test_client.get(asset)
+        assert answer.status_code == 200, asset
+        assert answer.headers["content-type"].split(";")[0] in ("text/javascript", "text/css", "image/png"), asset
+        if not asset.endswith(".png"):
+            assert not re.search(r"https?://", answer.text), f"{asset} names another site"
+    assert not re.search(r"https?://", response.text), "the page names another site"
+    assert "/playground" not in test_client.get("/openapi.json").json()["paths"]  # not an API operation
+
+
+def test_pages_for_people_forbid_other_sites(test_client):
+    """/docs, /redoc and /playground carry a Content-Security-Policy: the browser loads nothing from elsewhere
+    (ReDoc's bundle, for one, would fetch its maker's logo from a CDN). API answers carry none."""
+    for path in ("/docs", "/redoc", "/playground"):
+        assert test_client.get(path).headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "default-src 'self'" in CONTENT_SECURITY_POLICY and "https:" not in CONTENT_SECURITY_POLICY
+    assert "content-security-policy" not in test_client.get("/items/5").headers
+
+
+def test_playground_serves_no_other_file(test_client):
+    assert test_client.get("/playground/static/../server.py").status_code == 404
+    answer = test_client.get("/playground/static/secret.txt")
+    assert answer.status_code == 404 and "playground.js" in answer.json()["detail"]
+
+
+def test_playground_files_ship_in_the_wheel():
+    """pyproject's package data covers every file of course_api/static (so `pip install .` has the page)."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["course_api"]
+    static = ROOT / "course_api" / "static"
+    files = [path.relative_to(static.parent).as_posix() for path in static.iterdir()]
+    assert {"static/playground.html", "static/playground.js", "static/playground.css"} <= set(files)
+    for name in files:
+        assert any(fnmatch(name, pattern) for pattern in patterns), f"{name} is not in pyproject's package data"
