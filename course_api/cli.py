@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: COURSE_API_DEVICE or auto)")
     serve.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--no-access-log", action="store_true", help="no line per request (faster under load)")
+    serve.add_argument(
+        "--batching", choices=["on", "off"], default=None,
+        help="micro-batch model calls (default: COURSE_API_BATCHING or on); off runs every request alone",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     train = commands.add_parser("train", help="train the digit and sentiment models and write safetensors weights")
@@ -69,6 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.device:
         os.environ["COURSE_API_DEVICE"] = args.device  # the reloader's worker process reads it too
+    if args.batching:
+        os.environ["COURSE_API_BATCHING"] = "1" if args.batching == "on" else "0"
     settings = Settings.from_env(host=args.host, port=args.port)
     try:
         choice = resolve_device(settings.device)
@@ -87,6 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             reload=args.reload,
             log_level=args.log_level,
+            access_log=not args.no_access_log,
             timeout_graceful_shutdown=5,
         )
     except OSError as exc:

@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 ACCEPTED_FORMATS = ("PNG", "JPEG")
 BITMAP_SIDE = 32
 BLOCK = 4
+WORKING_SIDE = 512  # larger images are scaled down to about this size before preprocessing
 
 
 class ImageError(ValueError):
@@ -30,8 +31,9 @@ class ImageError(ValueError):
         self.status = status
 
 
-def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
-    """Decode PNG or JPEG bytes; refuse anything else, anything broken and anything too large."""
+def open_image(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Read the header of PNG or JPEG bytes, without decoding the pixels; refuse anything else and anything
+    with more than ``max_pixels`` pixels (so a decompression bomb costs no memory)."""
     if not data:
         raise ImageError("The uploaded file is empty: send a PNG or JPEG image.", 422)
     try:
@@ -42,6 +44,8 @@ def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
             "BMP, TIFF or WebP are not accepted).",
             415,
         ) from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"The image could not be read ({exc}); it may be truncated or corrupt.", 422) from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
@@ -49,41 +53,73 @@ def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
             "Scale it down before uploading.",
             413,
         )
-    try:
-        image.load()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"The image could not be decoded ({exc}); it may be truncated or corrupt.", 422) from None
     return image
 
 
+def load_image(image: Image.Image, *, max_side: int = WORKING_SIDE) -> Image.Image:
+    """Decode the pixels of an image from :func:`open_image`, at no more than about ``max_side`` pixels a side.
+
+    The model sees 8x8 blocks of a 32x32 bitmap, so a 4000x3000 photo carries no more information for it
+    than a 512-pixel one. A JPEG is decoded at 1/2, 1/4 or 1/8 scale straight from its compressed data
+    (``draft``: less work and memory than decoding it whole); other images are reduced after decoding.
+    """
+    try:
+        if image.format == "JPEG" and max(image.size) > 2 * max_side:
+            image.draft(image.mode if image.mode in ("L", "RGB") else "RGB", (max_side, max_side))
+        image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"The image could not be decoded ({exc}); it may be truncated or corrupt.", 422) from None
+    factor = max(image.size) // max_side
+    if factor >= 2:
+        image = image.reduce(factor)
+    return image
+
+
+def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Decode PNG or JPEG bytes (:func:`open_image` then :func:`load_image`)."""
+    return load_image(open_image(data, max_pixels=max_pixels))
+
+
 def to_grey(image: Image.Image) -> np.ndarray:
-    """Greyscale as float32 0..255, with any transparency flattened onto a white background."""
+    """Greyscale as uint8 0..255, with any transparency flattened onto a white background."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return np.asarray(image.convert("L"), dtype=np.float32)
+    return np.asarray(image if image.mode == "L" else image.convert("L"))
+
+
+def ink_levels(grey: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """The ink (uint8) and its darkest and brightest level: dark ink on a light background is inverted
+    (paper), light ink on a dark background is kept (a screen). The border's median tells which it is."""
+    border = np.sort(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]))
+    middle = len(border) // 2  # the median, without np.median's overhead (this runs on every upload)
+    median = float(border[middle]) if len(border) % 2 else (int(border[middle - 1]) + int(border[middle])) / 2
+    ink = 255 - grey if median > 127 else grey
+    return ink, int(ink.min()), int(ink.max())
 
 
 def ink_map(grey: np.ndarray) -> np.ndarray:
-    """0..1 ink intensity: dark ink on a light background is inverted, light ink on dark is kept."""
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    ink = 255.0 - grey if np.median(border) > 127 else grey
-    low, high = float(ink.min()), float(ink.max())
-    if high - low < 1e-6:
-        return np.zeros_like(ink)
-    return (ink - low) / (high - low)
+    """0..1 ink intensity (float32) of a greyscale image."""
+    ink, low, high = ink_levels(grey)
+    if high == low:
+        return np.zeros(ink.shape, dtype=np.float32)
+    return (ink.astype(np.float32) - low) / (high - low)
 
 
 def digit_pixels(image: Image.Image) -> np.ndarray:
-    """The model's input for ``image``: an ``(8, 8)`` float32 array of ink counts 0..16."""
-    ink = ink_map(to_grey(image))
-    mask = ink > 0.5
-    if not mask.any():
+    """The model's input for ``image``: an ``(8, 8)`` float32 array of ink counts 0..16.
+
+    The whole image is handled as uint8 (no float copy of it): only the crop around the ink becomes float.
+    """
+    ink, low, high = ink_levels(to_grey(image))
+    # ink > half the range, i.e. (ink - low) / (high - low) > 0.5, in whole numbers: ink > low + (high - low) // 2
+    mask = ink > low + (high - low) // 2
+    if high == low or not mask.any():
         return np.zeros((BITMAP_SIDE // BLOCK, BITMAP_SIDE // BLOCK), dtype=np.float32)
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = (ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32) - low) / (high - low)
     side = max(crop.shape)
     square = np.zeros((side, side), dtype=np.float32)
     top = (side - crop.shape[0]) // 2

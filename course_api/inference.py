@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -11,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from course_api.batching import MicroBatcher
 from course_api.device import DeviceChoice, resolve_device
 from course_api.models.digits import DIGIT_CLASSES, IMAGE_SIDE, DigitCNN
 from course_api.models.sentiment import SENTIMENT_LABELS, SentimentModel
@@ -71,4 +74,43 @@ class ModelService:
                 "digits": {"classes": list(DIGIT_CLASSES), **self.cards["digits"]},
                 "sentiment": {"classes": list(SENTIMENT_LABELS), **self.cards["sentiment"]},
             },
+        }
+
+
+class Predictor:
+    """How the server reaches the models: every forward pass runs in one inference thread (never on the
+    event loop), through one :class:`~course_api.batching.MicroBatcher` per model.
+
+    ``await predictor.digits(rows)`` and ``await predictor.sentiment(texts)`` return the probability rows
+    for one request's inputs. Create it in the server's lifespan; :meth:`aclose` it at shutdown.
+    """
+
+    def __init__(
+        self,
+        service: ModelService,
+        *,
+        batching: bool = True,
+        max_batch_size: int = 64,
+        max_wait_s: float = 0.002,
+        queue_limit: int = 512,
+    ) -> None:
+        self.service = service
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="course-api-inference")
+        options = dict(enabled=batching, max_batch_size=max_batch_size, max_wait_s=max_wait_s, queue_limit=queue_limit)
+        self.digits = MicroBatcher(service.digit_probabilities, self.executor, name="digits", **options)
+        self.sentiment = MicroBatcher(service.sentiment_probabilities, self.executor, name="sentiment", **options)
+
+    @property
+    def device(self) -> torch.device:
+        return self.service.device
+
+    async def aclose(self) -> None:
+        await asyncio.gather(self.digits.close(), self.sentiment.close())
+        self.executor.shutdown(wait=True)
+
+    def describe(self) -> dict[str, Any]:
+        """``GET /model``: the service's description plus what each batcher has done."""
+        return {
+            **self.service.describe(),
+            "batching": {"digits": self.digits.describe(), "sentiment": self.sentiment.describe()},
         }

@@ -91,11 +91,27 @@ class PixelsPrediction(BaseModel):
     device: str
 
 
+class BatchingInfo(BaseModel):
+    """What one model's micro-batcher is set to and has done since the server started."""
+
+    enabled: bool = Field(description="False: every request runs alone (per-request inference).")
+    max_batch_size: int = Field(description="Most inputs in one forward pass.")
+    max_wait_ms: float = Field(description="Longest a request waits for others to join its batch (only under load).")
+    queue_limit: int = Field(description="Most requests waiting at once; one more gets 503 with Retry-After.")
+    queued: int = Field(description="Requests waiting or running right now.")
+    requests: int = Field(description="Requests accepted so far.")
+    batches: int = Field(description="Forward passes run so far.")
+    mean_batch_size: float = Field(description="Inputs per forward pass, on average.")
+    largest_batch: int
+    rejected: int = Field(description="Requests refused with 503 because the queue was full.")
+
+
 class ModelInfo(BaseModel):
     device: str
     device_reason: str
     load_seconds: float
     models: dict[str, dict]
+    batching: dict[str, BatchingInfo] = Field(description="The micro-batcher of each model.")
 
 
 class ErrorMessage(BaseModel):

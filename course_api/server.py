@@ -16,13 +16,15 @@ from importlib import resources
 from typing import Annotated, Any, AsyncIterator
 
 from fastapi import Depends, FastAPI, File, HTTPException, Path, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 
 from course_api import __version__
-from course_api.imaging import ImageError, decode_image, digit_pixels
-from course_api.inference import ModelService
+from course_api.batching import BatcherClosed, QueueFull
+from course_api.imaging import ImageError, digit_pixels, load_image, open_image
+from course_api.inference import ModelService, Predictor
 from course_api.models.sentiment import SENTIMENT_LABELS
 from course_api.playground import SameOriginPages, router as playground_router
 from course_api.schemas import (
@@ -71,15 +73,15 @@ def astros_document() -> dict[str, Any]:
     return Astros.model_validate_json(text).model_dump()
 
 
-def get_models(request: Request) -> ModelService:
-    return request.app.state.models
+async def get_predictor(request: Request) -> Predictor:
+    return request.app.state.predictor
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-Models = Annotated[ModelService, Depends(get_models)]
+Models = Annotated[Predictor, Depends(get_predictor)]
 Config = Annotated[Settings, Depends(get_settings)]
 
 
@@ -99,10 +101,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load once, before the first request: loading per request would cost a second each time.
-        app.state.models = ModelService.load(settings.weights_dir, settings.device)
-        logger.info("Models loaded on %s in %.2f s", app.state.models.device, app.state.models.load_seconds)
+        service = ModelService.load(settings.weights_dir, settings.device)
+        logger.info("Models loaded on %s in %.2f s", service.device, service.load_seconds)
+        app.state.models = service
+        app.state.predictor = Predictor(
+            service,
+            batching=settings.batching,
+            max_batch_size=settings.batch_max_size,
+            max_wait_s=settings.batch_wait_ms / 1000,
+            queue_limit=settings.queue_limit,
+        )
         yield
-        app.state.models = None
+        await app.state.predictor.aclose()
+        app.state.models = app.state.predictor = None
 
     app = FastAPIOffline(
         title="Creating APIs: course server",
@@ -119,6 +130,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hints = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg', '')}" for e in errors)
         return JSONResponse(status_code=422, content={"detail": errors, "message": f"Invalid request: {hints}"})
 
+    @app.exception_handler(QueueFull)
+    async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(BatcherClosed)
+    async def shutting_down(request: Request, exc: BatcherClosed) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": f"{exc} Try again shortly."}, headers={"Retry-After": "5"})
+
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("Unhandled error on %s %s", request.method, request.url.path)
@@ -126,17 +145,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # ------------------------------------------------------------------------------------- basics
     @app.get("/", response_model=Health, tags=["basics"], summary="Health check")
-    def root(request: Request) -> dict[str, Any]:
+    async def root(request: Request) -> dict[str, Any]:
         """The draft course's health check, with the device and models in `data`."""
-        models: ModelService = request.app.state.models
+        models: Predictor = request.app.state.predictor
         return {
             "message": HTTPStatus.OK.phrase,
             "status-code": HTTPStatus.OK,
-            "data": HealthData(device=str(models.device), models=sorted(models.cards), version=__version__),
+            "data": HealthData(device=str(models.device), models=sorted(models.service.cards), version=__version__),
         }
 
     @app.get("/items/{item_id}", response_model=Item, tags=["basics"], summary="Read an item")
-    def read_item(
+    async def read_item(
         item_id: Annotated[int, Path(description="Any whole number; `/items/foo` is a 422.")],
         q: Annotated[str | None, Query(max_length=200, description="An optional query string.")] = None,
     ) -> Item:
@@ -152,7 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             204: {"description": "No Content (empty body)"},
         },
     )
-    def status_echo(code: Annotated[int, Path(ge=200, le=599, description="An HTTP status code, 200 to 599.")]) -> Response:
+    async def status_echo(code: Annotated[int, Path(ge=200, le=599, description="An HTTP status code, 200 to 599.")]) -> Response:
         """Answers with the status code you ask for, so you can see every class of status happen.
 
         5xx answers here are on purpose: a real server gives a 5xx only when *it* fails, never
@@ -174,7 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=code, content=body, headers=headers)
 
     @app.get("/astros.json", response_model=Astros, tags=["basics"], summary="People in space (offline copy)")
-    def astros() -> dict[str, Any]:
+    async def astros() -> dict[str, Any]:
         """A snapshot in the shape of the public open-notify `astros.json`, served from the package."""
         return astros_document()
 
@@ -184,15 +203,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=TextPrediction,
         tags=["models"],
         summary="Sentiment of a sentence",
-        responses=_errors(422),
+        responses=_errors(422, 503),
     )
-    def predict_text(body: TextIn, models: Models, config: Config) -> dict[str, Any]:
+    async def predict_text(body: TextIn, models: Models, config: Config) -> dict[str, Any]:
         text = body.text
         if not text.strip():
             raise HTTPException(422, "The text is only whitespace: send a sentence, e.g. {\"text\": \"I love this course\"}.")
         if len(text) > config.max_text_chars:
             raise HTTPException(422, f"The text has {len(text)} characters; the limit is {config.max_text_chars}.")
-        probabilities = models.sentiment_probabilities([text])[0]
+        probabilities = (await models.sentiment([text]))[0]
         best = int(probabilities.argmax())
         return {
             "label": SENTIMENT_LABELS[best],
@@ -206,22 +225,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=ImagePrediction,
         tags=["models"],
         summary="Which digit is in an image",
-        responses=_errors(413, 415, 422),
+        responses=_errors(413, 415, 422, 503),
     )
-    def predict_image(
+    async def predict_image(
         file: Annotated[UploadFile, File(description="A PNG or JPEG of one handwritten digit, any size or colour.")],
         models: Models,
         config: Config,
     ) -> dict[str, Any]:
-        data = file.file.read(config.max_upload_bytes + 1)
+        data = await file.read(config.max_upload_bytes + 1)
         if len(data) > config.max_upload_bytes:
             raise HTTPException(413, f"The upload is larger than {config.max_upload_bytes} bytes: send a smaller image.")
         try:
-            image = decode_image(data, max_pixels=config.max_image_pixels)
+            image = open_image(data, max_pixels=config.max_image_pixels)  # the header only: cheap
+            # A small image is decoded right here; a large one in a worker thread, so that the event loop
+            # (every other request) never waits for it.
+            if image.width * image.height <= INLINE_DECODE_PIXELS:
+                pixels = digit_pixels(load_image(image))
+            else:
+                pixels = await run_in_threadpool(lambda: digit_pixels(load_image(image)))
         except ImageError as exc:
             raise HTTPException(exc.status, f"{file.filename or 'upload'}: {exc}") from None
-        pixels = digit_pixels(image)
-        probabilities = models.digit_probabilities(pixels[None])[0]
+        probabilities = (await models.digits([pixels]))[0]
         return {
             **_digit(probabilities),
             "pixels": pixels.tolist(),
@@ -235,18 +259,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=PixelsPrediction,
         tags=["models"],
         summary="Digits for a batch of 8x8 pixel arrays",
-        responses=_errors(422),
+        responses=_errors(422, 503),
     )
-    def predict_pixels(body: PixelsIn, models: Models, config: Config) -> dict[str, Any]:
+    async def predict_pixels(body: PixelsIn, models: Models, config: Config) -> dict[str, Any]:
         if len(body.images) > config.max_batch_size:
             raise HTTPException(
                 422, f"The batch has {len(body.images)} images; the limit is {config.max_batch_size}: split it up."
             )
-        probabilities = models.digit_probabilities(body.images)
+        probabilities = await models.digits(body.images)
         return {"predictions": [_digit(p) for p in probabilities], "device": str(models.device)}
 
     @app.get("/model", response_model=ModelInfo, tags=["models"], summary="Describe the loaded models")
-    def model_info(models: Models) -> dict[str, Any]:
+    async def model_info(models: Models) -> dict[str, Any]:
         return models.describe()
 
     app.include_router(playground_router)  # GET /playground: a client in plain HTML and JavaScript
@@ -255,6 +279,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 _MAX_ECHO = 100
+INLINE_DECODE_PIXELS = 512 * 512  # larger images are decoded in a worker thread
 
 
 def _public_error(error: dict[str, Any]) -> dict[str, Any]:

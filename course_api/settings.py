@@ -32,6 +32,14 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
     max_batch_size: int = 256
+    # Micro-batching of model calls (course_api.batching): requests that arrive together share one forward
+    # pass of at most batch_max_size inputs; a lone request runs at once; batch_wait_ms is the longest a
+    # request waits for others, and only while the server is busy. queue_limit bounds the requests waiting
+    # per model: one more gets 503 with Retry-After.
+    batching: bool = True
+    batch_max_size: int = 64
+    batch_wait_ms: float = 2.0
+    queue_limit: int = 512
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -54,10 +62,25 @@ class Settings:
         return replace(self, **changes)
 
 
-_INT_FIELDS = {"port", "max_text_chars", "max_upload_bytes", "max_image_pixels", "max_batch_size"}
+_INT_FIELDS = {
+    "port", "max_text_chars", "max_upload_bytes", "max_image_pixels", "max_batch_size", "batch_max_size", "queue_limit",
+}
+_FLOAT_FIELDS = {"batch_wait_ms"}
+_BOOL_FIELDS = {"batching"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _convert(name: str, raw: str) -> Any:
+    if name in _BOOL_FIELDS:
+        if raw.lower() in _TRUE | _FALSE:
+            return raw.lower() in _TRUE
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not on or off; set it to 1 or 0.")
+    if name in _FLOAT_FIELDS:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a number; set it to e.g. 2 or unset it.") from None
     if name in _INT_FIELDS:
         try:
             return int(raw)
