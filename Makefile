@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel lab test serve train doctor exercises run-notebooks lock clean
+.PHONY: help setup kernel lab test serve train doctor exercises run-notebooks bench lock clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ exercises: $(STAMP) ## regenerate exercises/ from solutions/ (commit both)
 
 run-notebooks: $(STAMP) ## execute every walkthrough and solution (DEVICE=cuda, OUTPUT=dir); writes a summary
 	$(BIN)/course-api run-notebooks $(if $(DEVICE),--device $(DEVICE)) $(if $(OUTPUT),--output $(OUTPUT))
+
+bench: $(STAMP) ## load-test the server with wrk on 127.0.0.1, about 3 min (DEVICE=cuda, BENCH_ARGS=--quick)
+	$(BIN)/python -m benchmarks.run $(if $(DEVICE),--device $(DEVICE)) $(BENCH_ARGS)
 
 doctor: $(STAMP) ## check versions, device, weights and the Jupyter kernel
 	$(BIN)/course-api doctor

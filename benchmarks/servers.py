@@ -1,0 +1,157 @@
+"""Server processes for the benchmark: started on 127.0.0.1 and a free port, each in its own process group,
+always stopped (SIGTERM to the group, then SIGKILL), and plain HTTP requests to them with the stdlib."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+HOST = "127.0.0.1"  # the benchmark never sends load anywhere else
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServerError(RuntimeError):
+    """A server that exited, or did not answer in time."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def request(
+    port: int, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None,
+    timeout: float = 30,
+) -> tuple[int, bytes]:
+    """One HTTP request to 127.0.0.1:port; returns (status, body). Connection errors propagate (OSError)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def course_server_command(port: int, device: str | None = None) -> list[str]:
+    """``course-api serve`` on 127.0.0.1:port, as a student starts it, without per-request access logs."""
+    script = Path(sys.executable).with_name("course-api")
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "course_api"]
+    argv += ["serve", "--host", HOST, "--port", str(port), "--log-level", "warning"]
+    if device:
+        argv += ["--device", device]
+    return argv
+
+
+def naive_server_command(port: int) -> list[str]:
+    """The naive baseline (``benchmarks/naive_app.py``) under plain uvicorn, with the same logging."""
+    return [
+        sys.executable, "-m", "uvicorn", "benchmarks.naive_app:app", "--host", HOST, "--port", str(port),
+        "--log-level", "warning", "--no-access-log",
+    ]
+
+
+class ServerProcess:
+    """A server in its own process (and process group) with its output in a log file."""
+
+    def __init__(
+        self, name: str, argv: Sequence[str], port: int, *, env: Mapping[str, str] | None = None,
+        log_path: Path, cpus: set[int] | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.port = port
+        self.env = dict(os.environ if env is None else env)
+        self.log_path = log_path
+        self.cpus = cpus
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+
+    # -- lifecycle
+    def start(self) -> "ServerProcess":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # a file, not a pipe: a pipe nobody reads would block the server
+        cpus = self.cpus
+        try:
+            self.started_at = time.perf_counter()
+            self.proc = subprocess.Popen(
+                self.argv, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+            )
+        finally:
+            log.close()
+        return self
+
+    def wait_ready(self, path: str = "/", timeout: float = 120) -> float:
+        """Wait until GET ``path`` answers 200; returns the seconds since start. Raises ServerError."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            self.check_alive()
+            try:
+                status, _ = request(self.port, "GET", path, timeout=5)
+                if status == 200:
+                    return time.perf_counter() - self.started_at
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise ServerError(f"{self.name} did not answer GET {path} within {timeout:.0f} s.\n{self.log_tail()}")
+
+    def check_alive(self) -> None:
+        if self.proc is None:
+            raise ServerError(f"{self.name} was not started")
+        code = self.proc.poll()
+        if code is not None:
+            raise ServerError(f"{self.name} exited with status {code}.\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM to the process group, then SIGKILL if it is still there after ``timeout`` seconds."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+            if proc.poll() is not None:
+                break
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                continue
+        try:  # whatever else is left in the group (none expected: the servers run no worker processes)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def __enter__(self) -> "ServerProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- measuring
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (all its threads), from /proc."""
+        if self.proc is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return f"Last lines of {self.log_path}:\n" + "\n".join(text.strip().splitlines()[-lines:])

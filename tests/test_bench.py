@@ -1,0 +1,258 @@
+"""The benchmark suite (benchmarks/): wrk output parsing and reporting, and a short smoke run of the harness.
+
+The smoke run checks that the harness works (servers start and stop, wrk drives every chosen scenario, the
+JSON has what the README and notebook 06 read) and that no request failed. It never asserts a timing target:
+those are reported by `make bench`, on a quiet machine. Without wrk it skips and says how to install it,
+unless COURSE_API_REQUIRE_SYSTEM_TOOLS=1 (as in .ci/run): then it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package: import it from the checkout
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import report  # noqa: E402
+from benchmarks.run import SCENARIOS, _shown_args, build_parser  # noqa: E402
+from benchmarks.wrk import LUA_DIR, WrkError, parse_wrk_output, time_to_ms, wrk_command  # noqa: E402
+
+WRK_TEXT = """\
+Running 5s test @ http://127.0.0.1:41234/predict/image
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.34ms    3.21ms   1.02s    91.00%
+    Req/Sec     1.30k   120.00     1.50k    70.00%
+  Latency Distribution
+     50%  812.00us
+     75%   13.10ms
+     90%   15.00ms
+     99%    1.20s
+  6500 requests in 5.01s, 4.20MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 7
+Requests/sec:   1297.40
+Transfer/sec:    858.90KB
+"""
+
+LUA_LINE = (
+    'BENCH_RESULT {"requests": 6500, "duration_s": 5.010000, "requests_per_s": 1297.405, "bytes": 4400000, '
+    '"errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0, "status": 5, "non2xx": 6}, '
+    '"statuses": {"429": 1, "503": 5}, '
+    '"latency_ms": {"min": 0.4000, "mean": 12.3400, "stdev": 3.2100, "max": 1020.0000, '
+    '"p50": 0.8120, "p75": 13.1000, "p90": 15.0000, "p99": 1200.0000, "p99.9": 1010.0000}}'
+)
+
+
+# ------------------------------------------------------------------------------------------ parsing
+def test_time_units():
+    assert time_to_ms("812.00us") == pytest.approx(0.812)
+    assert time_to_ms("13.10ms") == pytest.approx(13.1)
+    assert time_to_ms("1.20s") == pytest.approx(1200)
+    assert time_to_ms("1.00m") == pytest.approx(60_000)
+    with pytest.raises(ValueError):
+        time_to_ms("fast")
+
+
+def test_parse_prefers_the_lua_line():
+    result = parse_wrk_output(WRK_TEXT + LUA_LINE + "\n")
+    assert result.source == "lua"
+    assert result.requests == 6500 and result.requests_per_s == pytest.approx(1297.405)
+    assert result.latency_ms["p50"] == pytest.approx(0.812) and result.latency_ms["p99"] == pytest.approx(1200)
+    assert result.non2xx == 6 and result.statuses == {"429": 1, "503": 5}
+    assert result.socket_errors == 0
+    assert result.error_count() == 6
+    assert result.error_count(allowed_statuses=[503]) == 1  # the documented 503s are not failures
+
+
+def test_parse_falls_back_to_the_text_summary():
+    result = parse_wrk_output(WRK_TEXT)
+    assert result.source == "text"
+    assert result.requests == 6500 and result.duration_s == pytest.approx(5.01)
+    assert result.requests_per_s == pytest.approx(1297.40)
+    assert result.latency_ms["p50"] == pytest.approx(0.812)
+    assert result.latency_ms["p99"] == pytest.approx(1200)
+    assert result.latency_ms["mean"] == pytest.approx(12.34) and result.latency_ms["max"] == pytest.approx(1020)
+    assert result.errors["read"] == 2 and result.errors["timeout"] == 1 and result.socket_errors == 3
+    assert result.non2xx == 7 and result.error_count() == 10
+
+
+def test_parse_a_clean_run_without_error_lines():
+    text = WRK_TEXT.replace("  Socket errors: connect 0, read 2, write 0, timeout 1\n", "").replace(
+        "  Non-2xx or 3xx responses: 7\n", ""
+    )
+    result = parse_wrk_output(text)
+    assert result.error_count() == 0
+
+
+def test_unreadable_output_is_an_error():
+    with pytest.raises(WrkError, match="no summary"):
+        parse_wrk_output("unable to connect to 127.0.0.1:1 Connection refused\n")
+    with pytest.raises(WrkError, match="unreadable"):
+        parse_wrk_output("BENCH_RESULT {not json\n")
+
+
+def test_wrk_command():
+    cmd = wrk_command("wrk", "http://127.0.0.1:9/", LUA_DIR / "health.lua", connections=1, duration_s=5, threads=2)
+    assert cmd[:6] == ["wrk", "-t1", "-c1", "-d5s", "--timeout=30s", "--latency"]  # never more threads than connections
+    assert cmd[-1].startswith("http://127.0.0.1:")
+
+
+def test_every_scenario_has_its_lua_script():
+    assert {s.name for s in SCENARIOS.values()} == {"health", "image", "text", "pixels", "naive"}
+    for scenario in SCENARIOS.values():
+        script = (LUA_DIR / scenario.script).read_text()
+        assert "common.lua" in script
+        assert scenario.path in script
+    common = (LUA_DIR / "common.lua").read_text()
+    assert "function done(" in common and "function response(" in common and "BENCH_RESULT " in common
+
+
+def test_cli_defaults():
+    args = build_parser().parse_args([])
+    assert args.concurrency == [1, 16, 64] and args.duration == 5 and args.batching == [True, False]
+    assert build_parser().parse_args(["--scenarios", "naive,health"]).scenarios == ["health", "naive"]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--scenarios", "nope"])
+    # The command recorded with the results leaves out what does not change the measurement.
+    assert _shown_args(["--update-readme", "--note", "busy machine", "--quick", "--device", "cpu"]) == [
+        "--quick", "--device", "cpu",
+    ]
+
+
+# ------------------------------------------------------------------------------------------ reporting
+def _row(scenario: str, conc: int, rps: float, batching: bool | None = True, p50: float = 1.0) -> dict:
+    return {
+        "scenario": scenario, "batching": None if scenario in ("naive",) else batching, "concurrency": conc,
+        "requests_per_s": rps, "latency_ms": {"p50": p50, "p99": 2 * p50}, "error_count": 0,
+        "server_cpu_cores": 1.0, "wrk_cpu_cores": 0.1,
+    }
+
+
+def _document(device: str = "cpu") -> dict:
+    rows = [
+        _row("health", 16, 1000), _row("image", 16, 300), _row("text", 16, 700), _row("naive", 16, 90),
+        _row("image", 1, 100, True, p50=1.0), _row("image", 1, 100, False, p50=2.0),
+        _row("image", 64, 900, True), _row("image", 64, 100, False),
+    ]
+    return {
+        "created": "2030-01-01T00:00:00+00:00", "command": "python -m benchmarks.run",
+        "machine": {"hostname": "h", "cpu_model": "cpu", "cores": 2, "platform": "Linux", "python": "3.11",
+                    "torch": "2", "fastapi": "0", "uvicorn": "0", "wrk": "wrk 4"},
+        "config": {"duration_s": 5, "warmup_s": 1, "ratio_concurrency": 16, "wrk_threads": 1, "device": device},
+        "server": {"device": device},
+        "results": rows,
+        "cold_start": {"runs_s": [2.0, 3.0, 4.0], "median_s": 3.0, "load_seconds": [0.1]},
+    }
+
+
+def test_checks_compare_with_the_targets():
+    found = {c["name"]: c for c in report.checks(_document())}
+    image_vs_health = found["/predict/image ÷ health, req/s @16"]
+    assert image_vs_health["value"] == pytest.approx(0.3) and image_vs_health["pass"] is False
+    assert report.verdict(image_vs_health) == "MISS by 25%"
+    assert found["/predict/text ÷ health, req/s @16"]["pass"] is True
+    assert found["/predict/image ÷ naive baseline, req/s @16"]["value"] == pytest.approx(300 / 90)
+    cold = found["cold start to first /predict/image, median of 3 (s)"]
+    assert cold["pass"] is False and report.verdict(cold) == "MISS by 20%"
+    batched = found["image: batching on ÷ off, req/s @64"]
+    assert batched["value"] == pytest.approx(9) and not batched["applies"]  # a GPU target, measured on CPU
+    assert report.verdict(batched).startswith("(PASS; target on GPU")
+    assert found["image: p50 @1, batching on ÷ off"]["value"] == pytest.approx(0.5)
+    gpu = {c["name"]: c for c in report.checks(_document("cuda:0"))}
+    assert gpu["image: batching on ÷ off, req/s @64"]["applies"]
+
+
+def test_markdown_and_readme_section(tmp_path):
+    data = _document()
+    section = report.markdown(data)
+    assert "| health | on | 16 | 1000.0 |" in section
+    assert "MISS by 25%" in section and "median 3.00 s" in section
+    assert "python -m benchmarks.run" in section
+    readme = tmp_path / "README.md"
+    begin, end = report.markers("cpu")
+    readme.write_text(f"# title\n\n{begin}\nold numbers\n{end}\n\nafter\n")
+    report.update_readme(section, "cpu", readme)
+    text = readme.read_text()
+    assert "old numbers" not in text and "| health | on | 16 |" in text and text.endswith("\n\nafter\n")
+    with pytest.raises(ValueError, match="markers"):
+        report.update_readme(section, "cuda", readme)
+
+
+def test_the_readme_has_sections_to_regenerate():
+    readme = (ROOT / "benchmarks" / "README.md").read_text()
+    for key in ("cpu", "cuda"):
+        begin, end = report.markers(key)
+        assert begin in readme and end in readme
+
+
+def test_make_bench_target():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "bench:" in makefile and "benchmarks.run" in makefile
+    phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:"))
+    assert " bench" in phony
+
+
+# ------------------------------------------------------------------------------------------ smoke run
+def _require_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk:
+        return wrk
+    message = "wrk is not installed, so the benchmark smoke test is skipped; to run it: sudo apt-get install wrk"
+    if os.environ.get("COURSE_API_REQUIRE_SYSTEM_TOOLS") == "1":
+        pytest.fail(f"{message} (COURSE_API_REQUIRE_SYSTEM_TOOLS=1: this run must not skip it)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.mark.timeout(120)
+def test_smoke_run(tmp_path):
+    _require_wrk()
+    output = tmp_path / "bench.json"
+    command = [
+        sys.executable, "-m", "benchmarks.run", "--duration", "1", "--warmup", "0", "--concurrency", "1,4",
+        "--scenarios", "health,image,naive", "--batching", "on", "--cold-runs", "1", "--device", "cpu",
+        "--output", str(output),
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=110)
+    elapsed = time.perf_counter() - start
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    data = json.loads(output.read_text())
+    assert output.with_suffix(".md").read_text().startswith("Measured ")
+    assert {"created", "command", "machine", "config", "server", "results", "cold_start", "checks", "ok"} <= set(data)
+    assert data["ok"] is True and data["errors"] == 0
+    assert data["server"]["device"] == "cpu"
+    assert data["machine"]["cores"] >= 1 and data["machine"]["torch"] != "-"
+    rows = data["results"]
+    assert [(r["scenario"], r["concurrency"]) for r in rows] == [
+        ("health", 1), ("health", 4), ("image", 1), ("image", 4), ("naive", 1), ("naive", 4),
+    ]
+    for row in rows:
+        assert row["error_count"] == 0 and row["errors"]["non2xx"] == 0, row
+        assert row["requests"] > 0 and row["requests_per_s"] > 0
+        assert 0 < row["latency_ms"]["p50"] <= row["latency_ms"]["p99"]
+        assert row["source"] == "lua"  # the done() hook's JSON line was read
+    assert {r["answer"] for r in rows if r["scenario"] in ("image", "naive")} == {"7"}
+    cold = data["cold_start"]
+    assert len(cold["runs_s"]) == 1 and cold["median_s"] > 0
+    names = {c["name"] for c in data["checks"]}
+    assert {"/predict/image ÷ health, req/s @4", "/predict/image ÷ naive baseline, req/s @4"} <= names
+    assert "req/s" in done.stdout and ("PASS" in done.stdout or "MISS" in done.stdout)
+    # Every server the harness started is gone: its port refuses connections.
+    ports = [int(p) for p in re.findall(r"answering on 127\.0\.0\.1:(\d+)", done.stderr)]
+    assert len(ports) == 2, done.stderr
+    for port in ports:
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"a server still listens on port {port}"
+    print(f"benchmark smoke run: {elapsed:.1f} s")
