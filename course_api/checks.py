@@ -77,6 +77,16 @@ def _require_response(value: Any, name: str) -> Any:
     return value
 
 
+def _detail(response: Any) -> str:
+    """The sentence an error answer of the course server gives (problem details: ``detail``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str) else json.dumps(body)[:300]
+
+
 def _base(ns: dict[str, Any], *names: str) -> str:
     for name in names:
         value = ns.get(name)
@@ -271,7 +281,7 @@ def _02_3(ns: dict[str, Any]) -> str:
         fail(f"Send a POST to /predict/text; your request was {response.request.method} {response.url}.")
     if response.status_code == 422:
         fail("The server answered 422: send the body with json={'text': ...} (not data=), "
-             f"so it is JSON. The server said: {response.json().get('message') or response.json().get('detail')}")
+             f"so it is JSON. The server said: {_detail(response)}")
     if response.status_code != 200:
         fail(f"Expected 200, got {response.status_code}.")
     sent = json.loads(response.request.body)
@@ -472,7 +482,7 @@ def _04_1(ns: dict[str, Any]) -> str:
         fail(f"The request's Content-Type is {content_type!r}: pass the file with files={{'file': (name, data, "
              "'image/png')}} so requests sends multipart/form-data.")
     if response.status_code == 422:
-        fail(f"The server answered 422: the multipart field must be called 'file'. It said: {response.json().get('message')}")
+        fail(f"The server answered 422: the multipart field must be called 'file'. It said: {_detail(response)}")
     if response.status_code != 200:
         fail(f"Expected 200, got {response.status_code}: {response.text[:200]}")
     digit = response.json()["digit"]

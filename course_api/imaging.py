@@ -13,6 +13,7 @@ result is a count from 0 (no ink) to 16 (all ink). :func:`digit_pixels` repeats 
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -21,14 +22,18 @@ ACCEPTED_FORMATS = ("PNG", "JPEG")
 BITMAP_SIDE = 32
 BLOCK = 4
 WORKING_SIDE = 512  # larger images are scaled down to about this size before preprocessing
+AVERAGED_MODES = ("L", "RGB", "RGBX", "CMYK", "YCbCr", "I", "F")  # Image.reduce averages these without a copy
 
 
 class ImageError(ValueError):
-    """An upload that cannot be used as an image. ``status`` is the HTTP status code to answer with."""
+    """An upload that cannot be used as an image. ``status`` is the HTTP status code to answer with and
+    ``kind`` the problem type (course_api.problems): unsupported-image-type (415), image-too-large (413) or
+    unreadable-image (422)."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, kind: str = "unreadable-image") -> None:
         super().__init__(message)
         self.status = status
+        self.kind = kind
 
 
 def open_image(data: bytes, *, max_pixels: int) -> Image.Image:
@@ -37,23 +42,43 @@ def open_image(data: bytes, *, max_pixels: int) -> Image.Image:
     if not data:
         raise ImageError("The uploaded file is empty: send a PNG or JPEG image.", 422)
     try:
-        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+        # Pillow warns about images over Image.MAX_IMAGE_PIXELS (about 89 million) and refuses those over twice
+        # that; our own, lower limit below refuses them anyway, before any decoding.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except UnidentifiedImageError:
         raise ImageError(
             "The uploaded file is not a PNG or JPEG image. Send a PNG or JPEG (other formats such as GIF, "
             "BMP, TIFF or WebP are not accepted).",
             415,
+            "unsupported-image-type",
         ) from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"The image could not be read ({exc}); it may be truncated or corrupt.", 422) from None
+    except Image.DecompressionBombError:  # Pillow's own limit: twice Image.MAX_IMAGE_PIXELS
+        raise ImageError(
+            f"The image declares more than {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels; the limit is {max_pixels}. "
+            "Scale it down before uploading.",
+            413,
+            "image-too-large",
+        ) from None
+    except Exception as exc:  # OSError, SyntaxError, struct.error...: whatever a broken or crafted file raises
+        raise ImageError(f"The image could not be read ({_reason(exc)}); it may be truncated or corrupt.", 422) from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
             f"The image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}. "
             "Scale it down before uploading.",
             413,
+            "image-too-large",
         )
+    if width < 1 or height < 1:
+        raise ImageError(f"The image is {width}x{height} pixels: it has no pixels to read.", 422)
     return image
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def load_image(image: Image.Image, *, max_side: int = WORKING_SIDE) -> Image.Image:
@@ -67,11 +92,18 @@ def load_image(image: Image.Image, *, max_side: int = WORKING_SIDE) -> Image.Ima
         if image.format == "JPEG" and max(image.size) > 2 * max_side:
             image.draft(image.mode if image.mode in ("L", "RGB") else "RGB", (max_side, max_side))
         image.load()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"The image could not be decoded ({exc}); it may be truncated or corrupt.", 422) from None
+    except Exception as exc:  # whatever a broken or crafted file raises while decoding
+        raise ImageError(f"The image could not be decoded ({_reason(exc)}); it may be truncated or corrupt.", 422) from None
     factor = max(image.size) // max_side
     if factor >= 2:
-        image = image.reduce(factor)
+        if image.mode in AVERAGED_MODES:
+            image = image.reduce(factor)  # the mean of each factor x factor block
+        else:
+            # Pillow cannot average palette, 1-bit or 16-bit images, and averages transparent ones only after
+            # copying the whole image (premultiplied alpha): take every factor-th pixel instead. A stroke
+            # thinner than `factor` pixels would vanish in the 32x32 bitmap anyway.
+            size = (max(1, image.width // factor), max(1, image.height // factor))
+            image = image.resize(size, Image.Resampling.NEAREST)
     return image
 
 

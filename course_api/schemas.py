@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
-PixelValue = Annotated[float, Field(ge=0, le=16, allow_inf_nan=False)]
+# strict: a number, not true/false or "3" (pydantic's lax mode would turn those into 1.0 and 3.0)
+PixelValue = Annotated[float, Field(ge=0, le=16, allow_inf_nan=False, strict=True)]
 PixelRow = Annotated[list[PixelValue], Field(min_length=8, max_length=8)]
 PixelImage = Annotated[list[PixelRow], Field(min_length=8, max_length=8)]
 
@@ -52,9 +62,18 @@ class Astros(BaseModel):
     people: list[Astronaut]
 
 
+# At least one character that is not whitespace (str.isspace(), what str.strip() removes), spelled out for
+# JSON Schema, whose \\s is not quite Python's.
+NOT_BLANK = "[^\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+
+
 class TextIn(BaseModel):
     text: str = Field(
-        min_length=1, description="The sentence to classify (not empty, not only spaces).", examples=["I love this course"]
+        min_length=1,
+        description="The sentence to classify: not empty, not only whitespace, at most `max_text_chars` characters "
+        "(5000 by default; the limit this server uses is in the schema's maxLength).",
+        examples=["I love this course"],
+        json_schema_extra={"pattern": NOT_BLANK},
     )
 
 
@@ -85,6 +104,40 @@ class PixelsIn(BaseModel):
         "as in sklearn's load_digits.",
     )
 
+    @field_validator("images", mode="wrap")
+    @classmethod
+    def _at_most_a_few_errors(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """A batch of garbage has one error per value (a megabyte of it, a quarter of a million): listing them
+        all would cost the server hundreds of megabytes. Past a few, the answer names the first one and the count."""
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            count = exc.error_count()
+            if count <= MAX_LISTED_ERRORS or not isinstance(value, list):
+                raise
+            first = _first_error(value)
+        raise PydanticCustomError(
+            "too_many_errors",
+            "{count} invalid values, too many to list; the first is at images.{where}: {msg}. "
+            "Each image is 8 rows of 8 numbers from 0 to 16",
+            {"count": count, **first},
+        )
+
+
+MAX_LISTED_ERRORS = 20
+_ONE_IMAGE: TypeAdapter[Any] = TypeAdapter(PixelImage)
+
+
+def _first_error(images: list[Any]) -> dict[str, str]:
+    """Where the first invalid value of a batch is, and what is wrong with it (one image validated at a time)."""
+    for index, image in enumerate(images):
+        try:
+            _ONE_IMAGE.validate_python(image)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False, include_input=False)[0]
+            return {"where": ".".join(str(part) for part in (index, *error["loc"])), "msg": error["msg"]}
+    return {"where": "?", "msg": "invalid"}
+
 
 class PixelsPrediction(BaseModel):
     predictions: list[DigitPrediction]
@@ -112,9 +165,3 @@ class ModelInfo(BaseModel):
     load_seconds: float
     models: dict[str, dict]
     batching: dict[str, BatchingInfo] = Field(description="The micro-batcher of each model.")
-
-
-class ErrorMessage(BaseModel):
-    """The body of every error the server raises on purpose: ``detail`` says what to fix."""
-
-    detail: str

@@ -8,29 +8,26 @@ built from the environment (``COURSE_API_*`` variables).
 from __future__ import annotations
 
 import logging
-import math
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from http import HTTPStatus
 from importlib import resources
 from typing import Annotated, Any, AsyncIterator
 
-from fastapi import Depends, FastAPI, File, HTTPException, Path, Query, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
+import anyio
+from fastapi import Depends, FastAPI, File, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 
 from course_api import __version__
-from course_api.batching import BatcherClosed, QueueFull
+from course_api import problems
 from course_api.imaging import ImageError, digit_pixels, load_image, open_image
 from course_api.inference import ModelService, Predictor
+from course_api.limits import BodyLimit
 from course_api.models.sentiment import SENTIMENT_LABELS
 from course_api.playground import SameOriginPages, router as playground_router
 from course_api.schemas import (
     Astros,
-
-    ErrorMessage,
     Health,
     HealthData,
     ImagePrediction,
@@ -42,6 +39,7 @@ from course_api.schemas import (
     TextIn,
     TextPrediction,
 )
+from course_api.problems import APIProblem, error_responses
 from course_api.settings import Settings
 
 logger = logging.getLogger("course_api.server")
@@ -53,7 +51,11 @@ The server of the **Creating APIs** course: HTTP basics, JSON, FastAPI and a PyT
 * `GET /astros.json` is an offline copy of the public "people in space" document.
 * `POST /predict/text`, `/predict/image` and `/predict/pixels` run the models; `GET /model` describes them.
 
-Every mistake a client can make gets a 4xx answer whose JSON body says what to fix.
+Every mistake a client can make gets a 4xx answer, and every error (4xx or 5xx) has the same body:
+RFC 9457 *problem details* (`application/problem+json`) with `type`, `title`, `status`, `instance` and a
+`detail` sentence that says what to fix; a 422 adds `errors`, one entry per offending field. Limits: request
+bodies, uploads, image pixels, text length and batch size (413 or 422, see each route); a full queue is a 503
+with `Retry-After`.
 """
 
 TAGS = [
@@ -62,8 +64,9 @@ TAGS = [
 ]
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorMessage, "description": HTTPStatus(code).phrase} for code in codes}
+# What the error answers of the routes mean (all problem details: course_api.problems).
+BUSY = "The model's queue is full, or the server is shutting down: try again after `Retry-After` seconds."
+UNREADABLE_BODY = "The body could not be read at all: broken multipart, JSON nested too deeply, or not UTF-8."
 
 
 @lru_cache(maxsize=1)
@@ -111,6 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_wait_s=settings.batch_wait_ms / 1000,
             queue_limit=settings.queue_limit,
         )
+        # Large images are decoded in worker threads, at most this many at once: memory stays bounded
+        # however many large uploads arrive together.
+        app.state.decode_limiter = anyio.CapacityLimiter(DECODE_THREADS)
         yield
         await app.state.predictor.aclose()
         app.state.models = app.state.predictor = None
@@ -121,27 +127,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        debug=False,  # never a traceback in an answer: problem details, and the traceback in the log
     )
     app.state.settings = settings
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_public_error(error) for error in exc.errors()]
-        hints = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg', '')}" for e in errors)
-        return JSONResponse(status_code=422, content={"detail": errors, "message": f"Invalid request: {hints}"})
-
-    @app.exception_handler(QueueFull)
-    async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": str(exc.retry_after)})
-
-    @app.exception_handler(BatcherClosed)
-    async def shutting_down(request: Request, exc: BatcherClosed) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": f"{exc} Try again shortly."}, headers={"Retry-After": "5"})
-
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("Unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(status_code=500, content={"detail": "Internal server error: the server logged the details."})
+    problems.install(app)  # every 4xx and 5xx answer is RFC 9457 problem details
+    _document_limits(app, settings)
+    # No request body over the limits is read (413); the JSON routes need far less than an upload.
+    json_routes = ("/predict/text", "/predict/pixels")
+    app.add_middleware(
+        BodyLimit,
+        max_body_bytes=settings.max_body_bytes,
+        limits={path: min(settings.max_json_bytes, settings.max_body_bytes) for path in json_routes},
+    )
+    json_errors = {
+        400: UNREADABLE_BODY,
+        413: f"The body is larger than {min(settings.max_json_bytes, settings.max_body_bytes)} bytes (`max_json_bytes`).",
+    }
 
     # ------------------------------------------------------------------------------------- basics
     @app.get("/", response_model=Health, tags=["basics"], summary="Health check")
@@ -154,7 +155,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "data": HealthData(device=str(models.device), models=sorted(models.service.cards), version=__version__),
         }
 
-    @app.get("/items/{item_id}", response_model=Item, tags=["basics"], summary="Read an item")
+    @app.get(
+        "/items/{item_id}",
+        response_model=Item,
+        tags=["basics"],
+        summary="Read an item",
+        responses=error_responses({422: "`item_id` is not a whole number, or `q` is longer than 200 characters."}),
+    )
     async def read_item(
         item_id: Annotated[int, Path(description="Any whole number; `/items/foo` is a 422.")],
         q: Annotated[str | None, Query(max_length=200, description="An optional query string.")] = None,
@@ -167,21 +174,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["basics"],
         summary="Answer with any status code",
         responses={
-            **{c: {"model": StatusEcho, "description": HTTPStatus(c).phrase} for c in (404, 418, 500, 503)},
-            204: {"description": "No Content (empty body)"},
+            "2XX": {"model": StatusEcho, "description": "The 2xx you asked for, described."},
+            "3XX": {"model": StatusEcho, "description": "The 3xx you asked for, described (no `Location`: nothing to follow)."},
+            **{c: {"description": f"{HTTPStatus(c).phrase} (no body)"} for c in NO_BODY_STATUSES},
+            **error_responses({
+                "4XX": "The 4xx you asked for, as problem details with the status described in extension members "
+                "(`status-code`, `phrase`, `description`, `class`); a 422 with `errors` for a code that HTTP does "
+                "not define.",
+                "5XX": "The 5xx you asked for, on purpose (the only route that answers 5xx when nothing is wrong), "
+                "as problem details like the 4xx ones.",
+            }),
         },
     )
-    async def status_echo(code: Annotated[int, Path(ge=200, le=599, description="An HTTP status code, 200 to 599.")]) -> Response:
+    async def status_echo(
+        code: Annotated[
+            int,
+            Path(
+                ge=200,
+                le=599,
+                description="An HTTP status code from 200 to 599 that HTTP defines (another number is a 422).",
+                json_schema_extra={"enum": [s.value for s in HTTPStatus if 200 <= s.value <= 599]},
+            ),
+        ],
+        request: Request,
+    ) -> Response:
         """Answers with the status code you ask for, so you can see every class of status happen.
 
-        5xx answers here are on purpose: a real server gives a 5xx only when *it* fails, never
-        because of what a client sent.
+        4xx and 5xx answers are problem details, like every error of this server. 5xx answers here are on
+        purpose: a real server gives a 5xx only when *it* fails, never because of what a client sent.
         """
         try:
             status = HTTPStatus(code)
         except ValueError:
-            raise HTTPException(422, f"{code} is not a registered HTTP status code; try 200, 404, 418 or 503.") from None
-        if code in (204, 205, 304):  # these statuses must not carry a body
+            raise APIProblem(
+                "validation-error",
+                f"{code} is not a registered HTTP status code; try 200, 404, 418 or 503.",
+                loc=("path", "code"),
+                error_type="status_unknown",
+            ) from None
+        if code in NO_BODY_STATUSES:  # these statuses must not carry a body
             return Response(status_code=code)
         body = {
             "status-code": code,
@@ -190,7 +221,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "class": _status_class(code),
         }
         headers = {"Retry-After": "1"} if code in (429, 503) else None
-        return JSONResponse(status_code=code, content=body, headers=headers)
+        if code < 400:
+            return JSONResponse(status_code=code, content=body, headers=headers)
+        about = f": {status.description.rstrip('.')}" if status.description else ""
+        detail = f"You asked for {code} {status.phrase}{about}. This route answers with any status on purpose."
+        return problems.problem(request, code, detail, headers=headers, **body)
 
     @app.get("/astros.json", response_model=Astros, tags=["basics"], summary="People in space (offline copy)")
     async def astros() -> dict[str, Any]:
@@ -203,14 +238,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=TextPrediction,
         tags=["models"],
         summary="Sentiment of a sentence",
-        responses=_errors(422, 503),
+        responses=error_responses({
+            **json_errors,
+            422: f"Invalid JSON, no `text`, a text that is empty or only whitespace, or longer than "
+            f"{settings.max_text_chars} characters (`max_text_chars`).",
+            503: BUSY,
+        }),
     )
     async def predict_text(body: TextIn, models: Models, config: Config) -> dict[str, Any]:
         text = body.text
         if not text.strip():
-            raise HTTPException(422, "The text is only whitespace: send a sentence, e.g. {\"text\": \"I love this course\"}.")
+            raise APIProblem(
+                "validation-error",
+                "The text is only whitespace: send a sentence, e.g. {\"text\": \"I love this course\"}.",
+                loc=("body", "text"),
+                error_type="text_blank",
+            )
         if len(text) > config.max_text_chars:
-            raise HTTPException(422, f"The text has {len(text)} characters; the limit is {config.max_text_chars}.")
+            raise APIProblem(
+                "validation-error",
+                f"The text has {len(text)} characters; the limit is {config.max_text_chars}: send a shorter text.",
+                loc=("body", "text"),
+                error_type="text_too_long",
+            )
         probabilities = (await models.sentiment([text]))[0]
         best = int(probabilities.argmax())
         return {
@@ -225,26 +275,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=ImagePrediction,
         tags=["models"],
         summary="Which digit is in an image",
-        responses=_errors(413, 415, 422, 503),
+        responses=error_responses({
+            400: UNREADABLE_BODY,
+            413: f"Too large: the body over {settings.max_body_bytes} bytes (`max_body_bytes`), the file over "
+            f"{settings.max_upload_bytes} bytes (`max_upload_bytes`), or the image over {settings.max_image_pixels} "
+            "pixels (`max_image_pixels`, read from its header before anything is decoded).",
+            415: "The file is not a PNG or JPEG (GIF, BMP, TIFF, WebP and others are refused without being decoded).",
+            422: "No `file` field, an empty file, or an image that is truncated or corrupt.",
+            503: BUSY,
+        }),
     )
     async def predict_image(
         file: Annotated[UploadFile, File(description="A PNG or JPEG of one handwritten digit, any size or colour.")],
         models: Models,
         config: Config,
+        request: Request,
     ) -> dict[str, Any]:
+        name = (file.filename or "upload")[:100]
         data = await file.read(config.max_upload_bytes + 1)
         if len(data) > config.max_upload_bytes:
-            raise HTTPException(413, f"The upload is larger than {config.max_upload_bytes} bytes: send a smaller image.")
+            raise APIProblem(
+                "upload-too-large",
+                f"{name}: the file is larger than {config.max_upload_bytes} bytes: send a smaller image.",
+                loc=("body", "file"),
+                error_type="upload_too_large",
+            )
         try:
             image = open_image(data, max_pixels=config.max_image_pixels)  # the header only: cheap
-            # A small image is decoded right here; a large one in a worker thread, so that the event loop
-            # (every other request) never waits for it.
+            # A small image is decoded right here; a large one in a worker thread (a few at a time), so that
+            # the event loop (every other request) never waits for it.
             if image.width * image.height <= INLINE_DECODE_PIXELS:
-                pixels = digit_pixels(load_image(image))
+                pixels = _preprocess(image)
             else:
-                pixels = await run_in_threadpool(lambda: digit_pixels(load_image(image)))
+                pixels = await anyio.to_thread.run_sync(_preprocess, image, limiter=request.app.state.decode_limiter)
         except ImageError as exc:
-            raise HTTPException(exc.status, f"{file.filename or 'upload'}: {exc}") from None
+            raise APIProblem(
+                exc.kind, f"{name}: {exc}", loc=("body", "file"), error_type=exc.kind.replace("-", "_")
+            ) from None
         probabilities = (await models.digits([pixels]))[0]
         return {
             **_digit(probabilities),
@@ -259,12 +326,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=PixelsPrediction,
         tags=["models"],
         summary="Digits for a batch of 8x8 pixel arrays",
-        responses=_errors(422, 503),
+        responses=error_responses({
+            **json_errors,
+            422: "Invalid JSON, or an image that is not 8 rows of 8 finite numbers from 0 to 16 (NaN and Infinity "
+            f"are refused), or more than {settings.max_batch_size} images (`max_batch_size`).",
+            503: BUSY,
+        }),
     )
     async def predict_pixels(body: PixelsIn, models: Models, config: Config) -> dict[str, Any]:
         if len(body.images) > config.max_batch_size:
-            raise HTTPException(
-                422, f"The batch has {len(body.images)} images; the limit is {config.max_batch_size}: split it up."
+            raise APIProblem(
+                "validation-error",
+                f"The batch has {len(body.images)} images; the limit is {config.max_batch_size}: split it up.",
+                loc=("body", "images"),
+                error_type="too_long",
             )
         probabilities = await models.digits(body.images)
         return {"predictions": [_digit(p) for p in probabilities], "device": str(models.device)}
@@ -278,27 +353,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-_MAX_ECHO = 100
 INLINE_DECODE_PIXELS = 512 * 512  # larger images are decoded in a worker thread
+DECODE_THREADS = 2  # at most this many large images are decoded at once (memory)
+NO_BODY_STATUSES = (204, 205, 304)
 
 
-def _public_error(error: dict[str, Any]) -> dict[str, Any]:
-    """A validation error as the client sees it: where, what, and the offending value if it is short.
+def _preprocess(image: Any) -> Any:
+    """The model's 8x8 input for an opened image; anything that fails on the way is the upload's problem (422),
+    never a 500: a client can send any PNG or JPEG Pillow opens, in any of its modes."""
+    try:
+        return digit_pixels(load_image(image))
+    except ImageError:
+        raise
+    except Exception as exc:
+        logger.warning("Could not preprocess a %s %s image of %sx%s", image.format, image.mode, *image.size, exc_info=exc)
+        raise ImageError(f"The image could not be processed ({type(exc).__name__}); send an ordinary PNG or JPEG.", 422) from None
 
-    The value is echoed only when it is a scalar that is safe to put in JSON: a NaN or a 10 MB string sent
-    by the client must not turn the error answer itself into a 500 or a 10 MB reply.
-    """
-    public: dict[str, Any] = {"type": error.get("type"), "loc": list(error.get("loc", ())), "msg": error.get("msg")}
-    value = error.get("input")
-    if isinstance(value, float) and not math.isfinite(value):
-        public["input"] = str(value)
-    elif isinstance(value, (bool, int, float)) or value is None:
-        public["input"] = value
-    elif isinstance(value, str):
-        public["input"] = value if len(value) <= _MAX_ECHO else value[:_MAX_ECHO] + "…"
-    elif isinstance(value, bytes):
-        public["input"] = value[:_MAX_ECHO].decode("utf-8", "replace")
-    return public
+
+def _document_limits(app: FastAPI, settings: Settings) -> None:
+    """Put this server's text and batch limits into /openapi.json (the handlers check them, with answers
+    that say more than pydantic's would), so that the schema tells clients the truth."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        models = schema.get("components", {}).get("schemas", {})
+        if "TextIn" in models:
+            models["TextIn"]["properties"]["text"]["maxLength"] = settings.max_text_chars
+        if "PixelsIn" in models:
+            models["PixelsIn"]["properties"]["images"]["maxItems"] = settings.max_batch_size
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _status_class(code: int) -> str:

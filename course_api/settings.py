@@ -28,9 +28,16 @@ class Settings:
     port: int = 8000
     device: str = "auto"
     weights_dir: Path = field(default_factory=default_weights_dir)
-    max_text_chars: int = 5_000
+    # Limits on what a client may send; each answer that refuses is a 4xx with problem details (README,
+    # "Limits"). max_body_bytes caps every request body (413, chunked bodies too); max_json_bytes the body of
+    # the JSON routes (/predict/text, /predict/pixels: parsing JSON costs memory); max_upload_bytes the uploaded
+    # file (413); max_image_pixels its width x height, read from the header before any decoding (413);
+    # max_text_chars the text to classify (422); max_batch_size the images in one /predict/pixels batch (422).
+    max_body_bytes: int = 6 * 1024 * 1024
+    max_json_bytes: int = 1024 * 1024
     max_upload_bytes: int = 5 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
+    max_text_chars: int = 5_000
     max_batch_size: int = 256
     # Micro-batching of model calls (course_api.batching): requests that arrive together share one forward
     # pass of at most batch_max_size inputs; a lone request runs at once; batch_wait_ms is the longest a
@@ -58,13 +65,23 @@ class Settings:
             values["weights_dir"] = Path(values["weights_dir"])
         return cls(**values)
 
+    def __post_init__(self) -> None:
+        for name in _LIMIT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} (env {ENV_PREFIX}{name.upper()}) must be a whole number of at least 1, not {value!r}.")
+
     def with_changes(self, **changes: Any) -> "Settings":
         return replace(self, **changes)
 
 
 _INT_FIELDS = {
-    "port", "max_text_chars", "max_upload_bytes", "max_image_pixels", "max_batch_size", "batch_max_size", "queue_limit",
+    "port", "max_body_bytes", "max_json_bytes", "max_upload_bytes", "max_image_pixels", "max_text_chars",
+    "max_batch_size", "batch_max_size", "queue_limit",
 }
+_LIMIT_FIELDS = (
+    "max_body_bytes", "max_json_bytes", "max_upload_bytes", "max_image_pixels", "max_text_chars", "max_batch_size",
+)
 _FLOAT_FIELDS = {"batch_wait_ms"}
 _BOOL_FIELDS = {"batching"}
 _TRUE = {"1", "true", "yes", "on"}

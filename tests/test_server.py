@@ -27,15 +27,20 @@ def test_item_with_query(client):
 def test_item_id_must_be_an_integer(client):
     response = client.get("/items/foo")
     assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert body["detail"][0]["loc"] == ["path", "item_id"]
-    assert "valid integer" in body["message"]
+    assert body["errors"][0]["loc"] == ["path", "item_id"] and body["errors"][0]["field"] == "path.item_id"
+    assert body["errors"][0]["input"] == "foo"
+    assert "valid integer" in body["detail"]
 
 
 def test_unknown_path_is_404(client):
     response = client.get("/item/5")  # the draft's path; the course uses /items/{item_id}
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not Found"}
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == "about:blank" and body["title"] == "Not Found" and body["status"] == 404
+    assert "/item/5" in body["detail"] and body["instance"] == "/item/5"
 
 
 @pytest.mark.parametrize("code", [200, 201, 301, 404, 418, 500, 503])
@@ -44,6 +49,11 @@ def test_status_route_answers_with_the_code(client, code):
     assert response.status_code == code
     body = response.json()
     assert body["status-code"] == code and body["class"].startswith(f"{code // 100}xx")
+    if code >= 400:  # an error, even one asked for, is problem details (with the same members as extensions)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert body["status"] == code and body["type"] == "about:blank" and str(code) in body["detail"]
+    else:
+        assert response.headers["content-type"] == "application/json"
 
 
 def test_status_204_has_no_body(client):
@@ -55,7 +65,7 @@ def test_status_204_has_no_body(client):
 def test_status_route_rejects_unknown_codes(client, code):
     response = client.get(f"/status/{code}")
     assert response.status_code == 422
-    assert "detail" in response.json()
+    assert response.json()["errors"][0]["loc"] == ["path", "code"]
 
 
 def test_astros_has_the_public_shape(client):
@@ -94,12 +104,15 @@ def test_predict_text_bad_input_is_422_with_a_reason(client, payload, fragment):
 def test_predict_text_malformed_json(client):
     response = client.post("/predict/text", content=b'{"text": "unterminated', headers={"Content-Type": "application/json"})
     assert response.status_code == 422
-    assert "JSON" in response.json()["message"]
+    body = response.json()
+    assert "not valid JSON" in body["detail"] and "character 9" in body["detail"]
+    assert body["errors"][0]["type"] == "json_invalid" and body["errors"][0]["loc"] == ["body"]
 
 
 def test_predict_text_wrong_content_type(client):
     response = client.post("/predict/text", content=b"I love this course", headers={"Content-Type": "text/plain"})
     assert response.status_code == 422
+    assert "application/json" in response.json()["detail"]  # says how to send JSON
 
 
 def test_predict_image(client, digits_test_split):
@@ -137,7 +150,7 @@ def test_predict_image_bad_uploads(client, files, status, fragment):
 def test_predict_image_without_any_body(client):
     response = client.post("/predict/image")
     assert response.status_code == 422
-    assert "file" in response.json()["message"]
+    assert "body.file" in response.json()["detail"]
 
 
 def test_predict_image_as_json_instead_of_multipart(client):
@@ -168,7 +181,8 @@ def test_predict_pixels_batch(client, digits_test_split):
 def test_predict_pixels_bad_shapes_and_values(client, images):
     response = client.post("/predict/pixels", json={"images": images})
     assert response.status_code == 422
-    assert response.json()["detail"]
+    body = response.json()
+    assert body["errors"] and all(e["field"].startswith("body") for e in body["errors"])
 
 
 def test_predict_pixels_rejects_nan_and_infinity(client):
@@ -176,9 +190,14 @@ def test_predict_pixels_rejects_nan_and_infinity(client):
     body = '{"images": [[' + ",".join([row] * 8) + "]]}"
     response = client.post("/predict/pixels", content=body.encode(), headers={"Content-Type": "application/json"})
     assert response.status_code == 422
+    assert response.json()["errors"][0] == {
+        "loc": ["body", "images", 0, 0, 0], "field": "body.images.0.0.0", "msg": "Input should be a finite number",
+        "type": "finite_number", "input": "nan",
+    }
     body = body.replace("NaN", "Infinity")
     response = client.post("/predict/pixels", content=body.encode(), headers={"Content-Type": "application/json"})
     assert response.status_code == 422
+    assert response.json()["errors"][0]["input"] == "inf"
 
 
 def test_predict_pixels_batch_limit(client):
@@ -210,4 +229,4 @@ def test_openapi_documents_every_route_with_schemas(client):
             schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
             assert schema.get("$ref"), f"{method.upper()} {path} has no response model"
     assert "multipart/form-data" in paths["/predict/image"]["post"]["requestBody"]["content"]
-    assert set(paths["/predict/image"]["post"]["responses"]) >= {"200", "413", "415", "422"}
+    assert set(paths["/predict/image"]["post"]["responses"]) >= {"200", "413", "415", "422", "503"}
