@@ -1,0 +1,127 @@
+"""No leaked servers: the course server in a real Jupyter kernel (kernel ``course-api``), as a student runs it.
+
+* running the server cell twice replaces the first server (its port closes);
+* a port that is already in use is a clear error at once, not a hang;
+* after ``server.stop()`` no listening socket and no thread of ours is left in the kernel;
+* killing the kernel hard (SIGKILL, as a crash or "Restart kernel" on a stuck one does) leaves no process and
+  no listening socket behind.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX signals and /proc")
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(condition, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+class Kernel:
+    """A ``course-api`` kernel and a way to run a cell in it (stdout back, errors raised)."""
+
+    def __init__(self) -> None:
+        from jupyter_client.kernelspec import NoSuchKernel
+        from jupyter_client.manager import KernelManager
+
+        self.manager = KernelManager(kernel_name="course-api")
+        try:
+            self.manager.start_kernel()
+        except NoSuchKernel:
+            pytest.skip("no Jupyter kernel named course-api: run `make kernel`")
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    @property
+    def pid(self) -> int:
+        return self.manager.provisioner.pid  # type: ignore[union-attr]
+
+    def run(self, code: str, timeout: float = 90) -> str:
+        msg_id = self.client.execute(code)
+        output, error = [], None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                message = self.client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"the cell did not finish within {timeout} s: {code!r}") from None
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind == "stream" and content["name"] == "stdout":
+                output.append(content["text"])
+            elif kind == "error":
+                error = f"{content['ename']}: {content['evalue']}"
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        if error:
+            raise RuntimeError(error)
+        return "".join(output).strip()
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        if self.manager.is_alive():
+            self.manager.shutdown_kernel(now=True)
+        self.manager.cleanup_resources()
+
+
+@pytest.fixture
+def kernel():
+    k = Kernel()
+    try:
+        yield k
+    finally:
+        k.close()
+
+
+START = "from course_api import serve_in_background\nserver = serve_in_background(device='cpu')\nprint(server.port)"
+OUR_THREADS = "import threading\nprint(sorted(t.name for t in threading.enumerate() if t.name.startswith('course-api')))"
+
+
+def test_cell_twice_port_in_use_and_stop_leave_nothing(kernel):
+    first = int(kernel.run(START))
+    assert listening(first)
+    second = int(kernel.run(START))  # the same cell again
+    assert second != first and listening(second)
+    assert wait_until(lambda: not listening(first)), "running the cell again left the first server listening"
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=rf"ServerStartError: Port {second} .* already in use"):
+        kernel.run(f"serve_in_background(device='cpu', port={second}, name='another')", timeout=30)
+    assert time.monotonic() - started < 30  # an answer, not a hang (the cell's own timeout is the bound)
+
+    kernel.run("server.stop()")
+    assert not listening(second)
+    assert kernel.run(OUR_THREADS) == "[]", "a thread of ours outlived server.stop()"
+
+
+def test_killing_the_kernel_leaves_no_process_or_socket(kernel):
+    import psutil
+
+    port = int(kernel.run(START))
+    assert listening(port)
+    children = psutil.Process(kernel.pid).children(recursive=True)
+    os.kill(kernel.pid, signal.SIGKILL)  # a crash: no atexit, no finally, nothing runs in the kernel
+    assert wait_until(lambda: not psutil.pid_exists(kernel.pid) or psutil.Process(kernel.pid).status() == "zombie")
+    assert wait_until(lambda: not listening(port)), f"port {port} still listens after the kernel was killed"
+    left = [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+    assert left == [], f"processes outlived their kernel: {left}"

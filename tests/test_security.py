@@ -1,0 +1,67 @@
+"""Safe defaults: loopback only, a non-root image with a health check, weights from safetensors only,
+dependency floors above the known advisories, and no tracebacks in answers."""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "course_api"
+
+# The first release past each advisory (see the README's "Security" section).
+ADVISORY_FLOORS = {"starlette": "1.6", "python-multipart": "0.0.31", "pillow": "12.3"}
+
+
+def test_the_server_binds_loopback_unless_told_otherwise():
+    from course_api.cli import build_parser
+    from course_api.notebook import serve_in_background
+    from course_api.settings import Settings
+    import inspect
+
+    assert Settings().host == "127.0.0.1" and Settings.from_env(environ={}).host == "127.0.0.1"
+    assert inspect.signature(serve_in_background).parameters["host"].default == "127.0.0.1"
+    args = build_parser().parse_args(["serve"])
+    assert args.host is None  # None: Settings decides, i.e. 127.0.0.1 unless COURSE_API_HOST says otherwise
+
+
+def test_the_image_runs_as_a_user_with_a_health_check():
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines() if line.strip()]
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0"), "the image must end as a non-root user"
+    assert any(line.startswith("HEALTHCHECK ") for line in lines)
+
+
+def test_weights_load_only_from_safetensors():
+    weights = [p for p in (PACKAGE / "weights").iterdir() if p.is_file()]
+    assert weights and all(p.suffix in (".safetensors", ".md") for p in weights), weights
+    for source in PACKAGE.rglob("*.py"):
+        text = source.read_text()
+        assert not re.search(r"\btorch\.load\(|\bpickle\.loads?\(|import pickle|\bjoblib\.load\(", text), source
+
+
+def test_dependency_floors_are_above_the_known_advisories():
+    declared = {
+        Requirement(line).name.lower(): Requirement(line)
+        for line in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    readme = (ROOT / "README.md").read_text()
+    for name, floor in ADVISORY_FLOORS.items():
+        specifier = declared[name].specifier
+        lowest = min(Version(s.version) for s in specifier if s.operator in (">=", "=="))
+        assert lowest >= Version(floor), f"{name}{specifier} allows versions below {floor}"
+        assert Version(version(name)) >= Version(floor), f"installed {name} {version(name)} is below {floor}"
+        assert f"{name}>={floor}" in readme, f"the README's security section should name {name}>={floor}"
+
+
+def test_no_debug_and_no_tracebacks(app):
+    assert app.debug is False
+    cli = (PACKAGE / "cli.py").read_text()
+    assert "debug=True" not in cli and "--debug" not in cli
+    assert sys.modules.get("course_api.server") is not None
