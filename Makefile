@@ -50,8 +50,9 @@ exercises: $(STAMP) ## regenerate exercises/ from solutions/ (commit both)
 run-notebooks: $(STAMP) ## execute every walkthrough and solution (DEVICE=cuda, OUTPUT=dir); writes a summary
 	$(BIN)/course-api run-notebooks $(if $(DEVICE),--device $(DEVICE)) $(if $(OUTPUT),--output $(OUTPUT))
 
-bench: $(STAMP) ## load-test the server with wrk on 127.0.0.1, about 3 min (DEVICE=cuda, BENCH_ARGS=--quick)
+bench: $(STAMP) ## load-test the server with wrk on 127.0.0.1, then 20 s of mixed load with nothing lost (DEVICE=cuda, BENCH_ARGS=--quick)
 	$(BIN)/python -m benchmarks.run $(if $(DEVICE),--device $(DEVICE)) $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.nothing_lost $(if $(DEVICE),--device $(DEVICE))
 
 doctor: $(STAMP) ## check versions, device, weights and the Jupyter kernel
 	$(BIN)/course-api doctor

@@ -82,6 +82,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (DeviceUnavailableError, ValueError) as exc:
         print(f"course-api serve: {exc}", file=sys.stderr)
         return 2
+    problem = _cannot_listen(settings.host, settings.port)
+    if problem:
+        print(f"course-api serve: {problem}", file=sys.stderr)
+        return 1
     print(f"Course server on http://{settings.host}:{settings.port}  (device {choice}; docs at /docs; Ctrl+C stops)")
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Listening on {settings.host}: other machines on the network can reach this server.", file=sys.stderr)
@@ -101,6 +105,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"course-api serve: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port``, with what to do; None when it can."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no obstacle
+        try:
+            sock.bind((host, port))
+        except socket.gaierror as exc:  # a host name that does not resolve
+            return f"cannot listen on {host}:{port}: {exc}. Check --host."
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} on {host} is already in use. Stop the other server (another terminal, or a "
+                    f"notebook's), or choose another port: course-api serve --port {port + 1}"
+                )
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}. Check --host and --port."
+    return None
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import logging
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -25,7 +29,9 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["BackgroundServer", "ServerStartError", "serve_in_background", "running_servers", "stop_all"]
+__all__ = [
+    "BackgroundServer", "ServerStartError", "serve_in_background", "running_servers", "stop_all", "start_process",
+]
 
 _servers: dict[str, "BackgroundServer"] = {}
 _lock = threading.Lock()
@@ -251,3 +257,38 @@ def stop_all() -> None:
 
 
 atexit.register(stop_all)
+
+
+_processes: list[subprocess.Popen] = []
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def start_process(command: list[str], **popen_kwargs: Any) -> subprocess.Popen:
+    """``subprocess.Popen(command, **popen_kwargs)`` for a server that a notebook starts in another process,
+    tied to this Python so that it never outlives the notebook's kernel:
+
+    * when Python exits normally (the kernel shuts down or restarts), the process is terminated;
+    * on Linux, also when this Python dies any other way, even killed with SIGKILL: the operating system then
+      sends the process SIGTERM (``prctl(PR_SET_PDEATHSIG)``, set in the child before it runs ``command``).
+
+    Stop it yourself as usual: ``process.terminate()`` then ``process.communicate(timeout=10)``.
+    """
+    if sys.platform.startswith("linux") and "preexec_fn" not in popen_kwargs:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, so the child only makes the call
+        popen_kwargs["preexec_fn"] = functools.partial(prctl, PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    process = subprocess.Popen(command, **popen_kwargs)
+    _processes.append(process)
+    return process
+
+
+@atexit.register
+def _terminate_processes() -> None:
+    for process in _processes:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()

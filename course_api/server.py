@@ -43,6 +43,9 @@ from course_api.problems import APIProblem, error_responses
 from course_api.settings import Settings
 
 logger = logging.getLogger("course_api.server")
+# python-multipart logs a warning for every malformed part header: a client could fill the log with them.
+# The client already gets a 4xx that says what is wrong, so keep only its errors.
+logging.getLogger("python_multipart").setLevel(logging.ERROR)
 
 DESCRIPTION = """
 The server of the **Creating APIs** course: HTTP basics, JSON, FastAPI and a PyTorch model behind an API.

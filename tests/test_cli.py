@@ -106,3 +106,15 @@ def test_train_writes_weights_and_card(tmp_path):
     assert (tmp_path / "digits_cnn.safetensors").is_file()
     assert (tmp_path / "MODEL_CARD.md").is_file()
     assert "test_accuracy" in out.stdout
+
+
+def test_serve_on_a_port_in_use_says_so_and_exits(free_port):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", free_port))
+        taken.listen()
+        result = subprocess.run(course_api("serve", "--port", str(free_port)), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"port {free_port} on 127.0.0.1 is already in use" in result.stderr
+    assert f"--port {free_port + 1}" in result.stderr

@@ -125,3 +125,37 @@ def test_killing_the_kernel_leaves_no_process_or_socket(kernel):
     assert wait_until(lambda: not listening(port)), f"port {port} still listens after the kernel was killed"
     left = [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
     assert left == [], f"processes outlived their kernel: {left}"
+
+
+START_PROCESS = """
+import socket, sys
+from course_api.notebook import start_process
+with socket.socket() as sock:
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+process = start_process([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)])
+print(process.pid, port)
+"""
+
+
+def test_a_server_process_started_from_a_cell_dies_with_its_kernel(kernel):
+    """Notebook 05 runs the image's CMD as a separate process (start_process): it must not outlive a killed kernel."""
+    import psutil
+
+    pid, port = map(int, kernel.run(START_PROCESS).split())
+    assert wait_until(lambda: listening(port)), "the server process did not start"
+    kernel.run("import time; time.sleep(0.2); print(process.poll())")  # a later cell: still running
+    assert psutil.pid_exists(pid) and listening(port)
+    os.kill(kernel.pid, signal.SIGKILL)
+    assert wait_until(lambda: not listening(port)), f"port {port} still listens after the kernel was killed"
+    assert wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+
+
+def test_start_process_stops_at_a_normal_exit(tmp_path):
+    import subprocess
+
+    import psutil
+
+    script = "from course_api.notebook import start_process; p = start_process(['sleep', '60']); print(p.pid)"
+    pid = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60).stdout)
+    assert wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)

@@ -18,11 +18,10 @@ function shellQuote(text) {
 }
 
 function errorMessage(body) {
-  // The course server's 4xx answers say what to fix: "detail" is a sentence, or for 422s a list whose
-  // summary is in "message".
-  if (body && typeof body.message === "string") return body.message;
+  // Every error of the course server is RFC 9457 problem details: "detail" is a sentence that says what to
+  // fix, and a 422 adds "errors", one entry per offending field.
   if (body && typeof body.detail === "string") return body.detail;
-  if (body && body.detail !== undefined) return JSON.stringify(body.detail);
+  if (body && typeof body.title === "string") return body.title;
   return "The server answered with an error and no explanation.";
 }
 
