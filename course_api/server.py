@@ -7,6 +7,7 @@ built from the environment (``COURSE_API_*`` variables).
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -110,6 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service = ModelService.load(settings.weights_dir, settings.device)
         logger.info("Models loaded on %s in %.2f s", service.device, service.load_seconds)
         app.state.models = service
+        # Python's cycle collector now and then walks every object of the process, and torch brings hundreds
+        # of thousands: under load those full collections stalled requests for ~80 ms (text's p99 at
+        # concurrency 16: 84 ms, 10 ms after this). Freeze what start-up made (~200,000 objects, instantly; a
+        # gc.collect() first would cost ~110 ms of cold start to free a few dozen), so that the collector only
+        # looks at what requests create.
+        gc.freeze()
         app.state.predictor = Predictor(
             service,
             batching=settings.batching,
