@@ -73,18 +73,15 @@ def checks(data: dict[str, Any]) -> list[dict[str, Any]]:
     health = find(rows, "health", conc)
     naive = find(rows, "naive", conc)
     image, text = find(rows, "image", conc, True), find(rows, "text", conc, True)
-    if health and image:
-        out.append(_check(f"/predict/image ÷ health, req/s @{conc}", _ratio(image, health),
-                          CPU_TARGETS["image_vs_health"], ">=", on_cpu))
-    if health and text:
-        out.append(_check(f"/predict/text ÷ health, req/s @{conc}", _ratio(text, health),
-                          CPU_TARGETS["text_vs_health"], ">=", on_cpu))
-    if naive and image:
-        out.append(_check(f"/predict/image ÷ naive baseline, req/s @{conc}", _ratio(image, naive),
-                          CPU_TARGETS["vs_naive"], ">=", on_cpu))
-    if naive and text:
-        out.append(_check(f"/predict/text ÷ naive baseline, req/s @{conc}", _ratio(text, naive),
-                          CPU_TARGETS["vs_naive"], ">=", on_cpu))
+    ratios = [  # (route, its row, the row it is compared with, that row's name, target)
+        ("/predict/image", image, health, "health", CPU_TARGETS["image_vs_health"]),
+        ("/predict/text", text, health, "health", CPU_TARGETS["text_vs_health"]),
+        ("/predict/image", image, naive, "naive baseline", CPU_TARGETS["vs_naive"]),
+        ("/predict/text", text, naive, "naive baseline", CPU_TARGETS["vs_naive"]),
+    ]
+    for route, row, base, base_name, target in ratios:
+        if row and base:
+            out.append(_check(f"{route} ÷ {base_name}, req/s @{conc}", _ratio(row, base), target, ">=", on_cpu))
     cold = data.get("cold_start") or {}
     if cold.get("runs_s"):
         out.append(_check(f"cold start to first /predict/image, median of {len(cold['runs_s'])} (s)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from contextlib import contextmanager
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
@@ -110,6 +111,24 @@ def digit_png(pixels: np.ndarray, *, scale: int = 10, mode: str = "L", dark_on_l
     from course_api.samples import draw, encode
 
     return encode(draw(pixels, size=8 * scale, dark_on_light=dark_on_light, mode=mode), fmt)
+
+
+class _PageAssets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.assets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if (tag, name) in {("script", "src"), ("link", "href"), ("img", "src")} and value:
+                self.assets.append(value)
+
+
+def page_assets(html: str) -> list[str]:
+    """The addresses an HTML page loads by itself: its scripts, style sheets, icons and images."""
+    parser = _PageAssets()
+    parser.feed(html)
+    return parser.assets
 
 
 @pytest.fixture

@@ -16,11 +16,10 @@ import shutil
 import subprocess
 import tomllib
 from fnmatch import fnmatch
-from html.parser import HTMLParser
 
 import httpx2
 
-from conftest import ROOT, guarded_page, save_screenshot
+from conftest import ROOT, guarded_page, page_assets, save_screenshot
 from course_api.playground import CONTENT_SECURITY_POLICY
 from course_api.samples import digit_png
 
@@ -165,24 +164,12 @@ def test_playground_text_errors_drop_and_drawing(page, live_server):
 
 
 # ------------------------------------------------------------------------------------ without a browser
-class _Assets(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.assets: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if (tag, name) in {("script", "src"), ("link", "href"), ("img", "src")} and value:
-                self.assets.append(value)
-
-
 def test_playground_page_loads_only_same_origin_assets(test_client):
     response = test_client.get("/playground")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
-    parser = _Assets()
-    parser.feed(response.text)
-    assert len(parser.assets) == 3, parser.assets  # the script, the style sheet and the icon
-    for asset in parser.assets:
+    assets = page_assets(response.text)
+    assert len(assets) == 3, assets  # the script, the style sheet and the icon
+    for asset in assets:
         assert asset.startswith("/") and not asset.startswith("//"), f"{asset} is not on the same origin"
         answer = test_client.get(asset)
         assert answer.status_code == 200, asset

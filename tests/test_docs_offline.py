@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
-
 import pytest
 
+from conftest import page_assets
+
 URL = re.compile(r"""(?:https?:)?//[^\s"'<>)]+""")
-
-
-class _Assets(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.assets: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if name in ("src", "href") and value:
-                self.assets.append(value)
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
@@ -27,10 +16,9 @@ def test_docs_page_names_no_external_url_and_every_asset_answers(client, page):
     assert response.status_code == 200 and "text/html" in response.headers["content-type"]
     html = response.text
     assert URL.findall(html) == [], f"{page} references an external URL"
-    parser = _Assets()
-    parser.feed(html)
-    assert parser.assets, f"{page} references no assets at all"
-    for asset in parser.assets:
+    assets = page_assets(html)
+    assert assets, f"{page} references no assets at all"
+    for asset in assets:
         assert asset.startswith("/"), asset
         answer = client.get(asset)
         assert answer.status_code == 200, asset
