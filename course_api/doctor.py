@@ -33,9 +33,9 @@ def package_versions() -> dict[str, str | None]:
 
 
 def check_python() -> Check:
-    ok = sys.version_info >= (3, 10)
+    ok = sys.version_info >= (3, 11)
     where = "the course's .venv" if ".venv" in sys.prefix else sys.prefix
-    return Check("python", ok, f"{platform.python_version()} ({where})", "" if ok else "Use Python 3.10 or newer.")
+    return Check("python", ok, f"{platform.python_version()} ({where})", "" if ok else "Use Python 3.11 or newer (the pinned numpy, IPython and JupyterLab need it).")
 
 
 def check_packages() -> list[Check]:
