@@ -10,9 +10,10 @@ and a model:
 * one loop on the event loop collects what is waiting, up to ``max_batch_size`` rows, and runs the model
   on all of it at once in the **inference thread** (so the event loop never blocks and keeps accepting
   requests while the model runs);
-* a request that arrives when the model is idle runs **at once**, in a batch of one: batching adds no
-  latency at low load. Only while the server is busy (the previous batch found others waiting) does the
-  loop wait up to ``max_wait_s`` for more requests to join;
+* a request that arrives when the model is idle runs **at once**, in a batch of one, straight from its own
+  task (not even a hand-off to the batch loop): batching adds no latency at low load. Only while the
+  server is busy (the previous batch found others waiting) does the loop wait up to ``max_wait_s`` for more
+  requests to join;
 * at most ``queue_limit`` requests wait; one more is refused with :class:`QueueFull` (the server answers
   503 with ``Retry-After``) instead of piling up memory and latency.
 
@@ -106,6 +107,7 @@ class MicroBatcher:
         self._in_flight = 0  # requests accepted and not yet answered
         self._arrival = asyncio.Event()
         self._busy = False  # did the last batch find others waiting? Then wait a little for more.
+        self._running = False  # a forward pass of this model is in progress
         self._closed = False
         self._loop_task: asyncio.Task | None = None
 
@@ -127,11 +129,12 @@ class MicroBatcher:
         try:
             if not self.enabled:
                 return await self._run_alone(rows)
+            if not self._running and not self._waiting:
+                return await self._run_now(rows)  # idle: no hand-off to the batch loop, not even one
             future = asyncio.get_running_loop().create_future()
             self._waiting.append(_Waiting(rows, future, time.perf_counter()))
             self._arrival.set()
-            if self._loop_task is None:
-                self._loop_task = asyncio.get_running_loop().create_task(self._batch_loop(), name=f"batcher-{self.name}")
+            self._ensure_loop()
             return await future
         finally:
             self._in_flight -= 1
@@ -170,6 +173,23 @@ class MicroBatcher:
         result = await asyncio.get_running_loop().run_in_executor(self.executor, self.function, rows)
         self._count(len(rows))
         return result
+
+    async def _run_now(self, rows: Sequence[Any]) -> np.ndarray:
+        """The model is idle: run this request at once, from its own task. Requests that arrive meanwhile
+        queue up, and the batch loop runs them together as soon as this one is done."""
+        self._running = True
+        try:
+            return await self._run_alone(rows)
+        finally:
+            self._running = False
+            self._busy = bool(self._waiting)
+            if self._waiting:
+                self._ensure_loop()
+                self._arrival.set()
+
+    def _ensure_loop(self) -> None:
+        if self._loop_task is None:
+            self._loop_task = asyncio.get_running_loop().create_task(self._batch_loop(), name=f"batcher-{self.name}")
 
     def _count(self, rows: int) -> None:
         self.stats.batches += 1
@@ -210,7 +230,7 @@ class MicroBatcher:
     async def _batch_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if not self._waiting:
+            if not self._waiting or self._running:  # nothing to do, or a request runs at once (_run_now)
                 self._arrival.clear()
                 await self._arrival.wait()
                 continue
@@ -220,6 +240,7 @@ class MicroBatcher:
             if not batch:
                 continue
             inputs = [row for waiting in batch for row in waiting.rows]
+            self._running = True
             try:
                 outputs = await loop.run_in_executor(self.executor, self.function, inputs)
             except asyncio.CancelledError:
@@ -233,6 +254,8 @@ class MicroBatcher:
                     if not waiting.future.done():
                         waiting.future.set_exception(exc)
                 continue
+            finally:
+                self._running = False
             self._count(len(inputs))
             start = 0
             for waiting in batch:

@@ -53,10 +53,12 @@ def test_a_lone_request_runs_at_once_in_a_batch_of_one(executor):
         started = time.perf_counter()
         result = await batcher([1.0])
         elapsed = time.perf_counter() - started
+        loop_started = batcher._loop_task is not None
         await batcher.close()
-        return result, elapsed
+        return result, elapsed, loop_started
 
-    result, elapsed = run(main())
+    result, elapsed, loop_started = run(main())
+    assert not loop_started, "an idle batcher runs the request from its own task: no hand-off to the batch loop"
     assert result.tolist() == [2.0]
     assert model.batches == [1]
     assert elapsed < 0.5, "an idle batcher must not wait max_wait_s"  # generous: the wait itself would be 0.5 s
