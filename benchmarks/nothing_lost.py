@@ -23,13 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -38,8 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-HOST = "127.0.0.1"
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.servers import CourseServer, memory_mib
 TOLERANCE = 2e-3  # probabilities may differ this much between devices; a mix-up differs far more
 
 
@@ -193,15 +187,6 @@ class Report:
         return {**asdict(self), "answered": self.answered, "problems": self.problems()}
 
 
-def memory_mib(pid: int) -> dict[str, float]:
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values
-
-
 # --------------------------------------------------------------------------------------------- load
 async def run_load(
     url: str, *, seconds: float, concurrency: int, workload: Workload, pid: int | None = None, seed: int = 6,
@@ -273,70 +258,6 @@ async def run_load(
         memory = memory_mib(pid)
         report.rss_mib_after, report.peak_mib = memory["VmRSS"], memory["VmHWM"]
     return report
-
-
-# ------------------------------------------------------------------------------------------- server
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-class CourseServer:
-    """``course-api serve`` on 127.0.0.1:<free port>, in its own process group, always stopped."""
-
-    def __init__(self, *, device: str = "cpu", queue_limit: int | None = None, timeout: float = 90) -> None:
-        import httpx2
-
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        exe = Path(sys.executable).with_name("course-api")
-        argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "course_api"]
-        argv += ["serve", "--host", HOST, "--port", str(self.port), "--no-access-log", "--log-level", "warning"]
-        env = {**os.environ, "COURSE_API_DEVICE": device}
-        if queue_limit is not None:
-            env["COURSE_API_QUEUE_LIMIT"] = str(queue_limit)
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                        start_new_session=True, cwd=ROOT)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                if httpx2.get(self.url + "/", timeout=2).status_code == 200:
-                    return
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the server did not answer within {timeout} s:\n{self.output()}")
-            time.sleep(0.2)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
-
-    def __enter__(self) -> "CourseServer":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -155,3 +155,48 @@ class ServerProcess:
         except OSError:
             return "(no log)"
         return f"Last lines of {self.log_path}:\n" + "\n".join(text.strip().splitlines()[-lines:])
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """VmRSS (resident now) and VmHWM (the peak so far) of a Linux process, in MiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values
+
+
+class CourseServer(ServerProcess):
+    """``course-api serve`` on 127.0.0.1 and a free port, started and answering when the constructor returns:
+    ``with CourseServer(queue_limit=8) as server: ... server.url, server.pid``."""
+
+    def __init__(
+        self, *, device: str = "cpu", queue_limit: int | None = None, env: Mapping[str, str] | None = None,
+        timeout: float = 90,
+    ) -> None:
+        port = free_port()
+        environ = {**os.environ, "COURSE_API_DEVICE": device, **(env or {})}
+        if queue_limit is not None:
+            environ["COURSE_API_QUEUE_LIMIT"] = str(queue_limit)
+        log_path = ROOT / "benchmarks" / "results" / f"course-server-{port}.log"
+        super().__init__("course server", course_server_command(port), port, env=environ, log_path=log_path)
+        self.url = f"http://{HOST}:{port}"
+        self.start()
+        try:
+            self.wait_ready(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pid(self) -> int:
+        self.check_alive()
+        return self.proc.pid  # type: ignore[union-attr]
+
+    def __enter__(self) -> "CourseServer":
+        return self  # already started
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.log_path.unlink(missing_ok=True)

@@ -26,21 +26,26 @@ AVERAGED_MODES = ("L", "RGB", "RGBX", "CMYK", "YCbCr", "I", "F")  # Image.reduce
 
 
 class ImageError(ValueError):
-    """An upload that cannot be used as an image. ``status`` is the HTTP status code to answer with and
-    ``kind`` the problem type (course_api.problems): unsupported-image-type (415), image-too-large (413) or
-    unreadable-image (422)."""
+    """An upload that cannot be used as an image. ``kind`` is its problem type (course_api.problems):
+    unsupported-image-type (415), image-too-large (413) or unreadable-image (422); ``status`` follows from it."""
 
-    def __init__(self, message: str, status: int, kind: str = "unreadable-image") -> None:
+    def __init__(self, message: str, kind: str = "unreadable-image") -> None:
         super().__init__(message)
-        self.status = status
         self.kind = kind
+
+    @property
+    def status(self) -> int:
+        """The HTTP status code to answer with, from the problem type's registration."""
+        from course_api.problems import PROBLEM_TYPES
+
+        return PROBLEM_TYPES[self.kind][0]
 
 
 def open_image(data: bytes, *, max_pixels: int) -> Image.Image:
     """Read the header of PNG or JPEG bytes, without decoding the pixels; refuse anything else and anything
     with more than ``max_pixels`` pixels (so a decompression bomb costs no memory)."""
     if not data:
-        raise ImageError("The uploaded file is empty: send a PNG or JPEG image.", 422)
+        raise ImageError("The uploaded file is empty: send a PNG or JPEG image.")
     try:
         # Pillow warns about images over Image.MAX_IMAGE_PIXELS (about 89 million) and refuses those over twice
         # that; our own, lower limit below refuses them anyway, before any decoding.
@@ -51,28 +56,25 @@ def open_image(data: bytes, *, max_pixels: int) -> Image.Image:
         raise ImageError(
             "The uploaded file is not a PNG or JPEG image. Send a PNG or JPEG (other formats such as GIF, "
             "BMP, TIFF or WebP are not accepted).",
-            415,
             "unsupported-image-type",
         ) from None
     except Image.DecompressionBombError:  # Pillow's own limit: twice Image.MAX_IMAGE_PIXELS
         raise ImageError(
             f"The image declares more than {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels; the limit is {max_pixels}. "
             "Scale it down before uploading.",
-            413,
             "image-too-large",
         ) from None
     except Exception as exc:  # OSError, SyntaxError, struct.error...: whatever a broken or crafted file raises
-        raise ImageError(f"The image could not be read ({_reason(exc)}); it may be truncated or corrupt.", 422) from None
+        raise ImageError(f"The image could not be read ({_reason(exc)}); it may be truncated or corrupt.") from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
             f"The image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}. "
             "Scale it down before uploading.",
-            413,
             "image-too-large",
         )
     if width < 1 or height < 1:
-        raise ImageError(f"The image is {width}x{height} pixels: it has no pixels to read.", 422)
+        raise ImageError(f"The image is {width}x{height} pixels: it has no pixels to read.")
     return image
 
 
@@ -93,7 +95,7 @@ def load_image(image: Image.Image, *, max_side: int = WORKING_SIDE) -> Image.Ima
             image.draft(image.mode if image.mode in ("L", "RGB") else "RGB", (max_side, max_side))
         image.load()
     except Exception as exc:  # whatever a broken or crafted file raises while decoding
-        raise ImageError(f"The image could not be decoded ({_reason(exc)}); it may be truncated or corrupt.", 422) from None
+        raise ImageError(f"The image could not be decoded ({_reason(exc)}); it may be truncated or corrupt.") from None
     factor = max(image.size) // max_side
     if factor >= 2:
         if image.mode in AVERAGED_MODES:
@@ -129,14 +131,6 @@ def ink_levels(grey: np.ndarray) -> tuple[np.ndarray, int, int]:
     median = float(border[middle]) if len(border) % 2 else (int(border[middle - 1]) + int(border[middle])) / 2
     ink = 255 - grey if median > 127 else grey
     return ink, int(ink.min()), int(ink.max())
-
-
-def ink_map(grey: np.ndarray) -> np.ndarray:
-    """0..1 ink intensity (float32) of a greyscale image."""
-    ink, low, high = ink_levels(grey)
-    if high == low:
-        return np.zeros(ink.shape, dtype=np.float32)
-    return (ink.astype(np.float32) - low) / (high - low)
 
 
 def digit_pixels(image: Image.Image) -> np.ndarray:

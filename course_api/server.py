@@ -377,7 +377,7 @@ def _preprocess(image: Any) -> Any:
         raise
     except Exception as exc:
         logger.warning("Could not preprocess a %s %s image of %sx%s", image.format, image.mode, *image.size, exc_info=exc)
-        raise ImageError(f"The image could not be processed ({type(exc).__name__}); send an ordinary PNG or JPEG.", 422) from None
+        raise ImageError(f"The image could not be processed ({type(exc).__name__}); send an ordinary PNG or JPEG.") from None
 
 
 def _document_limits(app: FastAPI, settings: Settings) -> None:

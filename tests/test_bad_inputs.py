@@ -14,13 +14,18 @@ import struct
 import sys
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import httpx2
 import pytest
 from PIL import Image
 
-from server_process import course_server, memory_kib
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package: import it from the checkout
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.servers import CourseServer, memory_mib  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads memory from /proc (Linux)")
 
@@ -209,37 +214,31 @@ CORPUS = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[str, Any]]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with course_server(port) as (url, process):
-        with httpx2.Client(base_url=url, timeout=60) as client:
+def server() -> Iterator[CourseServer]:
+    with CourseServer(device="cpu") as server:
+        with httpx2.Client(base_url=server.url, timeout=60) as client:
             # Warm up every route once, so that the baseline includes what any first request allocates.
             client.post("/predict/text", json={"text": "warm up"}).raise_for_status()
             client.post("/predict/image", files={"file": ("7.png", digit(), "image/png")}).raise_for_status()
             client.post("/predict/pixels", json={"images": [[[0] * 8] * 8]}).raise_for_status()
-        yield url, process
+        yield server
 
 
 def test_every_bad_input_gets_its_documented_answer_in_bounded_memory(server):
-    url, process = server
-    before = memory_kib(process.pid)
+    before = memory_mib(server.pid)
     failures, peaks = [], []
-    with httpx2.Client(base_url=url, timeout=120) as client:
+    with httpx2.Client(base_url=server.url, timeout=120) as client:
         for bad in CORPUS:
             response = client.request(bad.method, bad.path, **bad.kwargs())
-            peaks.append((bad.name, memory_kib(process.pid)["VmHWM"]))
+            peaks.append((bad.name, round(memory_mib(server.pid)["VmHWM"])))
             problem = _check(bad, response)
             if problem:
                 failures.append(f"{bad.name}: {problem}")
         assert client.get("/").status_code == 200, "the server stopped answering after the corpus"
-    after = memory_kib(process.pid)
-    growth_mib = (after["VmHWM"] - before["VmHWM"]) / 1024
-    print(f"\nbad-input corpus: {len(CORPUS)} requests; server peak memory {before['VmHWM'] / 1024:.0f} MiB before, "
-          f"{after['VmHWM'] / 1024:.0f} MiB after (+{growth_mib:.0f} MiB); resident now {after['VmRSS'] / 1024:.0f} MiB")
+    after = memory_mib(server.pid)
+    growth_mib = after["VmHWM"] - before["VmHWM"]
+    print(f"\nbad-input corpus: {len(CORPUS)} requests; server peak memory {before['VmHWM']:.0f} MiB before, "
+          f"{after['VmHWM']:.0f} MiB after (+{growth_mib:.0f} MiB); resident now {after['VmRSS']:.0f} MiB")
     assert not failures, "\n".join(failures)
     assert growth_mib < PEAK_GROWTH_LIMIT_MIB, f"peak memory grew by {growth_mib:.0f} MiB: {peaks}"
 

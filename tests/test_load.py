@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package: import it from the checkout
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.nothing_lost import CourseServer, Workload, run_load  # noqa: E402
+from benchmarks.nothing_lost import Workload, run_load  # noqa: E402
+from benchmarks.servers import CourseServer  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads memory from /proc (Linux)")
 
@@ -32,7 +33,7 @@ def workload() -> Workload:
 def test_nothing_lost_under_load(workload):
     with CourseServer(device="cpu", queue_limit=8) as server:
         report = asyncio.run(run_load(server.url, seconds=4, concurrency=48, workload=workload, pid=server.pid))
-        assert server.process.poll() is None, "the server died under load"
+        server.check_alive()  # raises if the server died under load
     print("\n" + report.summary())
     assert report.problems() == [], report.summary()
     assert report.sent == report.ok + report.busy_503
