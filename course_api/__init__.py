@@ -25,7 +25,7 @@ _LAZY = {
     "resolve_device": "course_api.device",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["BackgroundServer", "Settings", "__version__", "create_app", "resolve_device", "serve_in_background"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from course_api.device import resolve_device

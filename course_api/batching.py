@@ -1,35 +1,24 @@
-"""Micro-batching: requests that arrive together share one forward pass.
+"""Micro-batching: requests that arrive together share one forward pass (see docs/ARCHITECTURE.md, 'Micro-batching').
 
-Every forward pass has a fixed cost (Python and PyTorch overhead per layer, moving data to the device, on a
-GPU the launch of every kernel) that does not depend on how many inputs it holds. So under load, one pass
-over 32 inputs is far cheaper than 32 passes over one. A :class:`MicroBatcher` sits between the endpoints
-and a model:
-
-* an endpoint ``await``\\ s ``batcher(rows)`` with its own input rows (one image, one text, or a client's
-  batch of pixel arrays) and gets exactly its own rows of the result back;
-* one loop on the event loop collects what is waiting, up to ``max_batch_size`` rows, and runs the model
-  on all of it at once in the **inference thread** (so the event loop never blocks and keeps accepting
-  requests while the model runs);
-* a request that arrives when the model is idle runs **at once**, in a batch of one, straight from its own
-  task (not even a hand-off to the batch loop): batching adds no latency at low load. Only while the
-  server is busy (the previous batch found others waiting) does the loop wait up to ``max_wait_s`` for more
-  requests to join;
-* at most ``queue_limit`` requests wait; one more is refused with :class:`QueueFull` (the server answers
-  503 with ``Retry-After``) instead of piling up memory and latency.
-
-With ``enabled=False`` every request runs alone (per-request inference) in the same inference thread, with
-the same queue limit: the baseline that notebook 06 and ``make bench`` compare against.
+An endpoint ``await``\\ s ``batcher(rows)`` with its own input rows and gets exactly its own rows of the result
+back. A request that finds the model idle runs at once, from its own task. While the model is busy, requests
+wait and then run together, up to ``max_rows`` rows in one pass in the inference thread; only under load
+does the batch wait up to ``max_wait_s`` for more. Past ``queue_limit`` waiting requests, one more gets
+:class:`QueueFull` (503 with ``Retry-After``). With ``enabled=False`` every request runs alone, with the same
+queue limit: the baseline that notebook 06 and ``make bench`` compare against.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -71,15 +60,15 @@ class BatchStats:
 @dataclass
 class _Waiting:
     rows: Sequence[Any]
-    future: asyncio.Future
-    arrived: float
+    future: asyncio.Future[np.ndarray]
 
 
 class MicroBatcher:
     """Runs ``function(rows)`` for the rows of many requests at once. ``function`` must return one result row
     per input row, in order (an array of shape ``(len(rows), ...)``), and may run in any thread.
 
-    Create it inside a running event loop (the server's lifespan) and :meth:`close` it at shutdown.
+    Create it inside a running event loop (the server's lifespan) and :meth:`close` it at shutdown. The limits
+    have no defaults here: the server passes its settings (``course_api.settings``, the one source of defaults).
     """
 
     def __init__(
@@ -88,18 +77,18 @@ class MicroBatcher:
         executor: Executor,
         *,
         name: str,
+        max_rows: int,
+        max_wait_s: float,
+        queue_limit: int,
         enabled: bool = True,
-        max_batch_size: int = 64,
-        max_wait_s: float = 0.002,
-        queue_limit: int = 512,
     ) -> None:
-        if max_batch_size < 1 or queue_limit < 1 or max_wait_s < 0:
-            raise ValueError("max_batch_size and queue_limit must be at least 1, and max_wait_s at least 0.")
+        if max_rows < 1 or queue_limit < 1 or max_wait_s < 0:
+            raise ValueError("max_rows and queue_limit must be at least 1, and max_wait_s at least 0.")
         self.function = function
         self.executor = executor
         self.name = name
         self.enabled = enabled
-        self.max_batch_size = max_batch_size
+        self.max_rows = max_rows
         self.max_wait_s = max_wait_s
         self.queue_limit = queue_limit
         self.stats = BatchStats()
@@ -109,7 +98,7 @@ class MicroBatcher:
         self._busy = False  # did the last batch find others waiting? Then wait a little for more.
         self._running = False  # a forward pass of this model is in progress
         self._closed = False
-        self._loop_task: asyncio.Task | None = None
+        self._loop_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------------------------------ public
     @property
@@ -120,7 +109,7 @@ class MicroBatcher:
     async def __call__(self, rows: Sequence[Any]) -> np.ndarray:
         """The model's output rows for ``rows`` (one request's inputs), batched with other requests."""
         if self._closed:
-            raise BatcherClosed(f"The {self.name} model is shutting down.")
+            raise self._shutting_down()
         if self._in_flight >= self.queue_limit:
             self.stats.rejected += 1
             raise QueueFull(self.name, self.queue_limit)
@@ -131,8 +120,8 @@ class MicroBatcher:
                 return await self._run_alone(rows)
             if not self._running and not self._waiting:
                 return await self._run_now(rows)  # idle: no hand-off to the batch loop, not even one
-            future = asyncio.get_running_loop().create_future()
-            self._waiting.append(_Waiting(rows, future, time.perf_counter()))
+            future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+            self._waiting.append(_Waiting(rows, future))
             self._arrival.set()
             self._ensure_loop()
             return await future
@@ -144,20 +133,16 @@ class MicroBatcher:
         self._closed = True
         if self._loop_task is not None:
             self._loop_task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
-            except asyncio.CancelledError:
-                pass
             self._loop_task = None
         while self._waiting:
-            waiting = self._waiting.popleft()
-            if not waiting.future.done():
-                waiting.future.set_exception(BatcherClosed(f"The {self.name} model is shutting down."))
+            self._fail([self._waiting.popleft()])
 
     def describe(self) -> dict[str, Any]:
         return {
             "enabled": self.enabled,
-            "max_batch_size": self.max_batch_size,
+            "max_rows": self.max_rows,
             "max_wait_ms": round(self.max_wait_s * 1000, 3),
             "queue_limit": self.queue_limit,
             "queued": self.queued,
@@ -205,7 +190,7 @@ class MicroBatcher:
             if waiting.future.done():  # cancelled: the client went away
                 self._waiting.popleft()
                 continue
-            if batch and rows + len(waiting.rows) > self.max_batch_size:
+            if batch and rows + len(waiting.rows) > self.max_rows:
                 break
             batch.append(self._waiting.popleft())
             rows += len(waiting.rows)
@@ -217,18 +202,17 @@ class MicroBatcher:
     async def _gather_more(self) -> None:
         """Under load only: wait up to max_wait_s for more requests, but stop as soon as arrivals pause."""
         deadline = time.perf_counter() + self.max_wait_s
-        while self._waiting_rows() < self.max_batch_size:
+        while self._waiting_rows() < self.max_rows:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 return
             self._arrival.clear()
             try:
                 await asyncio.wait_for(self._arrival.wait(), timeout=min(remaining, self.max_wait_s / 4 or remaining))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return  # nobody arrived for a while: go with what we have
 
     async def _batch_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             if not self._waiting or self._running:  # nothing to do, or a request runs at once (_run_now)
                 self._arrival.clear()
@@ -237,30 +221,38 @@ class MicroBatcher:
             if self._busy and self.max_wait_s > 0:
                 await self._gather_more()
             batch = self._take_batch()
-            if not batch:
-                continue
-            inputs = [row for waiting in batch for row in waiting.rows]
-            self._running = True
-            try:
-                outputs = await loop.run_in_executor(self.executor, self.function, inputs)
-            except asyncio.CancelledError:
-                for waiting in batch:
-                    if not waiting.future.done():
-                        waiting.future.set_exception(BatcherClosed(f"The {self.name} model is shutting down."))
-                raise
-            except Exception as exc:  # the model failed: every request of this batch gets the error
-                logger.exception("The %s model failed on a batch of %d", self.name, len(inputs))
-                for waiting in batch:
-                    if not waiting.future.done():
-                        waiting.future.set_exception(exc)
-                continue
-            finally:
-                self._running = False
-            self._count(len(inputs))
-            start = 0
-            for waiting in batch:
-                end = start + len(waiting.rows)
-                if not waiting.future.done():
-                    waiting.future.set_result(outputs[start:end])
-                start = end
-            self._busy = bool(self._waiting)  # others arrived while the model ran: we are under load
+            if batch:
+                await self._run_batch(batch)
+
+    async def _run_batch(self, batch: list[_Waiting]) -> None:
+        """One forward pass over ``batch`` in the inference thread; each request gets its own rows back."""
+        inputs = [row for waiting in batch for row in waiting.rows]
+        self._running = True
+        try:
+            outputs = await asyncio.get_running_loop().run_in_executor(self.executor, self.function, inputs)
+        except asyncio.CancelledError:
+            self._fail(batch)
+            raise
+        except Exception as exc:  # the model failed: every request of this batch gets the error
+            logger.exception("The %s model failed on a batch of %d", self.name, len(inputs))
+            self._fail(batch, exc)
+            return
+        finally:
+            self._running = False
+        self._count(len(inputs))
+        start = 0
+        for waiting in batch:
+            end = start + len(waiting.rows)
+            if not waiting.future.done():
+                waiting.future.set_result(outputs[start:end])
+            start = end
+        self._busy = bool(self._waiting)  # others arrived while the model ran: we are under load
+
+    def _fail(self, batch: list[_Waiting], error: Exception | None = None) -> None:
+        """Every request of ``batch`` still waiting gets ``error`` (by default: the model is shutting down)."""
+        for waiting in batch:
+            if not waiting.future.done():
+                waiting.future.set_exception(error if error is not None else self._shutting_down())
+
+    def _shutting_down(self) -> BatcherClosed:
+        return BatcherClosed(f"The {self.name} model is shutting down.")

@@ -6,8 +6,8 @@ import argparse
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,12 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the course server with uvicorn (127.0.0.1:8000)")
     serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
-    serve.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: COURSE_API_DEVICE or auto)")
+    serve.add_argument(
+        "--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: COURSE_API_DEVICE or auto)"
+    )
     serve.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--no-access-log", action="store_true", help="no line per request (faster under load)")
     serve.add_argument(
-        "--batching", choices=["on", "off"], default=None,
+        "--batching",
+        choices=["on", "off"],
+        default=None,
         help="micro-batch model calls (default: COURSE_API_BATCHING or on); off runs every request alone",
     )
     serve.set_defaults(handler=cmd_serve)
@@ -56,9 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run-notebooks", help="execute every walkthrough and solution; write a summary")
     run.add_argument("paths", nargs="*", type=Path, help="notebooks or folders (default: notebooks/ and solutions/)")
     run.add_argument("--device", default=None, help="device parameter for every notebook (default: auto)")
-    run.add_argument("--output", type=Path, default=None, help="folder for executed copies and summary (default: runs/<time>)")
-    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
-                     help="extra notebook parameter, repeatable, e.g. -p base_url=None")
+    run.add_argument(
+        "--output", type=Path, default=None, help="folder for executed copies and summary (default: runs/<time>)"
+    )
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra notebook parameter, repeatable, e.g. -p base_url=None",
+    )
     run.set_defaults(handler=cmd_run_notebooks)
 
     doctor = commands.add_parser("doctor", help="check the environment: versions, device, weights, Jupyter kernel")
@@ -70,21 +82,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from course_api.device import DeviceUnavailableError, resolve_device
-    from course_api.settings import Settings
+    from course_api.ports import PortInUseError, bind_socket
+    from course_api.settings import Settings, SettingsError
 
     if args.device:
         os.environ["COURSE_API_DEVICE"] = args.device  # the reloader's worker process reads it too
     if args.batching:
         os.environ["COURSE_API_BATCHING"] = "1" if args.batching == "on" else "0"
-    settings = Settings.from_env(host=args.host, port=args.port)
     try:
+        settings = Settings.from_env(host=args.host, port=args.port)
         choice = resolve_device(settings.device)
-    except (DeviceUnavailableError, ValueError) as exc:
+    except (SettingsError, DeviceUnavailableError) as exc:
         print(f"course-api serve: {exc}", file=sys.stderr)
         return 2
-    problem = _cannot_listen(settings.host, settings.port)
-    if problem:
-        print(f"course-api serve: {problem}", file=sys.stderr)
+    try:
+        bind_socket(settings.host, settings.port).close()
+    except PortInUseError as exc:
+        advice = "Stop the other server (another terminal, or a notebook's), or choose another port: "
+        print(f"course-api serve: {exc.strerror}. {advice}course-api serve --port {settings.port + 1}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. a host name that does not resolve
+        where = f"{settings.host}:{settings.port}"
+        print(f"course-api serve: cannot listen on {where}: {exc.strerror or exc}. Check --host.", file=sys.stderr)
         return 1
     print(f"Course server on http://{settings.host}:{settings.port}  (device {choice}; docs at /docs; Ctrl+C stops)")
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
@@ -107,28 +126,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cannot_listen(host: str, port: int) -> str | None:
-    """Why the server could not listen on ``host:port``, with what to do; None when it can."""
-    import errno
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no obstacle
-        try:
-            sock.bind((host, port))
-        except socket.gaierror as exc:  # a host name that does not resolve
-            return f"cannot listen on {host}:{port}: {exc}. Check --host."
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return (
-                    f"port {port} on {host} is already in use. Stop the other server (another terminal, or a "
-                    f"notebook's), or choose another port: course-api serve --port {port + 1}"
-                )
-            return f"cannot listen on {host}:{port}: {exc.strerror or exc}. Check --host and --port."
-    return None
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     import time
 
@@ -144,7 +141,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     output = args.output or default_weights_dir()
     print(f"Training on {choice}; weights go to {output}")
     start = time.perf_counter()
-    results = train_all(output, choice.device, which=args.model, progress=not args.no_progress, digits_epochs=args.epochs)
+    progress = not args.no_progress
+    results = train_all(output, choice.device, which=args.model, progress=progress, digits_epochs=args.epochs)
     for result in results:
         metrics = ", ".join(f"{k} {v:.2%}" for k, v in result.card.items() if "accuracy" in k)
         print(f"  {result.name:<9} {result.seconds:5.1f} s  {metrics}  -> {result.path}")
@@ -156,7 +154,8 @@ def cmd_build_exercises(args: argparse.Namespace) -> int:
     from course_api.exercises import MarkerError, build_all, problems
 
     if not args.solutions.is_dir():
-        print(f"course-api build-exercises: no folder {args.solutions} (run it from the course folder)", file=sys.stderr)
+        where = "run it from the course folder"
+        print(f"course-api build-exercises: no folder {args.solutions} ({where})", file=sys.stderr)
         return 2
     try:
         changes = build_all(args.solutions, args.exercises, check=args.check)
@@ -167,7 +166,8 @@ def cmd_build_exercises(args: argparse.Namespace) -> int:
         print(change)
     bad = problems(changes)
     if bad:
-        print(f"{len(bad)} exercise notebook(s) out of date: run 'make exercises' and commit the result.", file=sys.stderr)
+        advice = "run 'make exercises' and commit the result"
+        print(f"{len(bad)} exercise notebook(s) out of date: {advice}.", file=sys.stderr)
         return 1
     return 0
 
@@ -186,8 +186,8 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
     root = Path.cwd()
     paths: list[Path] = discover(root) if not args.paths else []
     for given in args.paths:
-        given = given.resolve()
-        paths += sorted(given.glob("[0-9][0-9]_*.ipynb")) if given.is_dir() else [given]
+        path = given.resolve()
+        paths += sorted(path.glob("[0-9][0-9]_*.ipynb")) if path.is_dir() else [path]
     if not paths:
         print("course-api run-notebooks: no notebooks found (run it from the course folder)", file=sys.stderr)
         return 2

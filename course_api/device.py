@@ -6,7 +6,6 @@ asked for when :func:`resolve_device` is called.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
@@ -60,11 +59,12 @@ def resolve_device(requested: str | torch.device | None = None) -> DeviceChoice:
     if isinstance(requested, torch.device):
         requested = str(requested)
     if requested is None or requested.strip().lower() == "auto":
-        env = os.environ.get(ENV_VAR, "").strip()
-        if env and env.lower() != "auto":
-            requested, source = env, f"{ENV_VAR}={env}"
-        else:
+        from course_api.settings import Settings  # the one reader of COURSE_API_* variables
+
+        configured = Settings.from_env().device
+        if configured.lower() == "auto":
             return _auto()
+        requested, source = configured, f"{ENV_VAR}={configured}"
     text = requested.strip().lower()
     if not _VALID.match(text):
         raise ValueError(

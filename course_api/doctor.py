@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import platform
-import socket
 import sys
 from dataclasses import dataclass
 from importlib import metadata
@@ -35,15 +33,16 @@ def package_versions() -> dict[str, str | None]:
 def check_python() -> Check:
     ok = sys.version_info >= (3, 11)
     where = "the course's .venv" if ".venv" in sys.prefix else sys.prefix
-    return Check("python", ok, f"{platform.python_version()} ({where})", "" if ok else "Use Python 3.11 or newer (the pinned numpy, IPython and JupyterLab need it).")
+    fix = "" if ok else "Use Python 3.11 or newer (the pinned numpy, IPython and JupyterLab need it)."
+    return Check("python", ok, f"{platform.python_version()} ({where})", fix)
 
 
 def check_packages() -> list[Check]:
-    checks = []
-    for name, version in package_versions().items():
-        fix = "" if version else "Run 'make lab' (or 'pip install -c constraints.txt -e .[lab,test]') in the course folder."
-        checks.append(Check(name, version is not None, version or "not installed", fix))
-    return checks
+    install = "Run 'make lab' (or 'pip install -c constraints.txt -e .[lab,test]') in the course folder."
+    return [
+        Check(name, version is not None, version or "not installed", "" if version else install)
+        for name, version in package_versions().items()
+    ]
 
 
 def check_device() -> Check:
@@ -52,18 +51,22 @@ def check_device() -> Check:
     try:
         choice = resolve_device()
     except (DeviceUnavailableError, ValueError) as exc:
-        return Check("device", False, str(exc), f"Unset {ENV_VAR} or set it to one of: {', '.join(available_devices())}.")
+        fix = f"Unset {ENV_VAR} or set it to one of: {', '.join(available_devices())}."
+        return Check("device", False, str(exc), fix)
     return Check("device", True, f"{choice.device}: {choice.reason}; available: {', '.join(available_devices())}")
 
 
 def check_weights() -> Check:
     from course_api.models.store import DIGITS_FILE, SENTIMENT_FILE, read_card
-    from course_api.settings import Settings
+    from course_api.settings import Settings, SettingsError
 
-    folder = Settings.from_env().weights_dir
+    try:
+        folder = Settings.from_env().weights_dir
+    except SettingsError as exc:
+        return Check("weights", False, str(exc), "Fix or unset the variable it names.")
     try:
         cards = [read_card(folder / f) for f in (DIGITS_FILE, SENTIMENT_FILE)]
-    except Exception as exc:  # noqa: BLE001 - report any failure to read the weights
+    except Exception as exc:  # report any failure to read the weights
         return Check("weights", False, str(exc), "Run 'course-api train' to create them.")
     accuracy = ", ".join(f"{c['name']} {c['test_accuracy']:.1%}" for c in cards)
     return Check("weights", True, f"{folder} ({accuracy} test accuracy)")
@@ -73,7 +76,8 @@ def check_kernel() -> Check:
     try:
         from jupyter_client.kernelspec import KernelSpecManager
     except ImportError:
-        return Check("jupyter kernel", False, "jupyter_client is not installed", "Run 'make lab' to install JupyterLab.")
+        fix = "Run 'make lab' to install JupyterLab."
+        return Check("jupyter kernel", False, "jupyter_client is not installed", fix)
     specs = KernelSpecManager().find_kernel_specs()
     if KERNEL_NAME not in specs:
         return Check(
@@ -89,16 +93,18 @@ def check_kernel() -> Check:
         "jupyter kernel",
         ok,
         f"'{KERNEL_NAME}' -> {python}",
-        "" if ok else f"The kernel points at a Python that is gone; re-register it with 'make kernel'.",
+        "" if ok else "The kernel points at a Python that is gone; re-register it with 'make kernel'.",
     )
 
 
 def check_port(port: int = 8000) -> Check:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        busy = sock.connect_ex(("127.0.0.1", port)) == 0
-    if busy:
+    from course_api.ports import is_listening
+
+    if is_listening(port):
         return Check(
-            "port 8000", False, "something is already listening on 127.0.0.1:8000",
+            "port 8000",
+            False,
+            "something is already listening on 127.0.0.1:8000",
             "Stop it, or run 'course-api serve --port 8001'. Notebooks use a free port of their own either way.",
         )
     return Check("port 8000", True, "free for 'course-api serve'")
@@ -118,6 +124,4 @@ def check_offline_docs() -> Check:
 def run_checks() -> list[Check]:
     checks = [check_python(), *check_packages()]
     checks += [check_device(), check_weights(), check_kernel(), check_port(), check_offline_docs()]
-    if os.environ.get("COURSE_API_DEVICE"):
-        checks.append(Check("COURSE_API_DEVICE", True, os.environ["COURSE_API_DEVICE"]))
-    return checks
+    return checks  # check_device names COURSE_API_DEVICE when it is set (settings are read only there)

@@ -25,20 +25,24 @@ WORKING_SIDE = 512  # larger images are scaled down to about this size before pr
 AVERAGED_MODES = ("L", "RGB", "RGBX", "CMYK", "YCbCr", "I", "F")  # Image.reduce averages these without a copy
 
 
+# What can be wrong with an upload, as the problem type the server answers with, and its HTTP status.
+IMAGE_ERRORS = {"unsupported-image-type": 415, "image-too-large": 413, "unreadable-image": 422}
+
+
 class ImageError(ValueError):
-    """An upload that cannot be used as an image. ``kind`` is its problem type (course_api.problems):
-    unsupported-image-type (415), image-too-large (413) or unreadable-image (422); ``status`` follows from it."""
+    """An upload that cannot be used as an image. ``kind`` is one of :data:`IMAGE_ERRORS`, which gives
+    ``status``: unsupported-image-type (415), image-too-large (413) or unreadable-image (422)."""
 
     def __init__(self, message: str, kind: str = "unreadable-image") -> None:
+        if kind not in IMAGE_ERRORS:
+            raise ValueError(f"Unknown image error kind {kind!r}; known: {', '.join(IMAGE_ERRORS)}")
         super().__init__(message)
         self.kind = kind
 
     @property
     def status(self) -> int:
-        """The HTTP status code to answer with, from the problem type's registration."""
-        from course_api.problems import PROBLEM_TYPES
-
-        return PROBLEM_TYPES[self.kind][0]
+        """The HTTP status code to answer with."""
+        return IMAGE_ERRORS[self.kind]
 
 
 def open_image(data: bytes, *, max_pixels: int) -> Image.Image:
@@ -155,13 +159,3 @@ def digit_pixels(image: Image.Image) -> np.ndarray:
     bitmap = np.asarray(resized) > 0.5
     blocks = bitmap.reshape(BITMAP_SIDE // BLOCK, BLOCK, BITMAP_SIDE // BLOCK, BLOCK)
     return blocks.sum(axis=(1, 3)).astype(np.float32)
-
-
-def pixels_to_png(pixels: np.ndarray, scale: int = 8) -> bytes:
-    """Draw 8x8 digit pixels (0..16) as a black-on-white PNG, ``scale`` screen pixels per cell."""
-    grey = 255 - np.clip(np.asarray(pixels, dtype=np.float32) / 16.0, 0, 1) * 255
-    image = Image.fromarray(grey.astype(np.uint8), mode="L")
-    image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()

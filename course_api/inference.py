@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from course_api.device import DeviceChoice, resolve_device
 from course_api.models.digits import DIGIT_CLASSES, IMAGE_SIDE, DigitCNN
 from course_api.models.sentiment import SENTIMENT_LABELS, SentimentModel
 from course_api.models.store import DIGITS_FILE, SENTIMENT_FILE, load_weights, read_card, read_metadata
+from course_api.settings import Settings
 
 
 @dataclass
@@ -29,14 +31,13 @@ class ModelService:
     choice: DeviceChoice
     cards: dict[str, dict[str, Any]]
     load_seconds: float = 0.0
-    _dtype: torch.dtype = field(default=torch.float32, repr=False)
 
     @property
     def device(self) -> torch.device:
         return self.choice.device
 
     @classmethod
-    def load(cls, weights_dir: Path, device: str | torch.device | None = None) -> "ModelService":
+    def load(cls, weights_dir: Path, device: str | torch.device | None = None) -> ModelService:
         start = time.perf_counter()
         choice = resolve_device(device)
         digits = load_weights(DigitCNN(), weights_dir / DIGITS_FILE, choice.device)
@@ -85,18 +86,15 @@ class Predictor:
     for one request's inputs. Create it in the server's lifespan; :meth:`aclose` it at shutdown.
     """
 
-    def __init__(
-        self,
-        service: ModelService,
-        *,
-        batching: bool = True,
-        max_batch_size: int = 64,
-        max_wait_s: float = 0.002,
-        queue_limit: int = 512,
-    ) -> None:
+    def __init__(self, service: ModelService, settings: Settings) -> None:
         self.service = service
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="course-api-inference")
-        options = dict(enabled=batching, max_batch_size=max_batch_size, max_wait_s=max_wait_s, queue_limit=queue_limit)
+        options: dict[str, Any] = {
+            "enabled": settings.batching,
+            "max_rows": settings.microbatch_max_rows,
+            "max_wait_s": settings.microbatch_wait_ms / 1000,
+            "queue_limit": settings.queue_limit,
+        }
         self.digits = MicroBatcher(service.digit_probabilities, self.executor, name="digits", **options)
         self.sentiment = MicroBatcher(service.sentiment_probabilities, self.executor, name="sentiment", **options)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import functools
 import logging
 import signal
@@ -25,15 +26,25 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from course_api.ports import PortInUseError, bind_socket
+
+if TYPE_CHECKING:
+    from course_api.settings import Settings
+
 __all__ = [
-    "BackgroundServer", "ServerStartError", "serve_in_background", "running_servers", "stop_all", "start_process",
+    "BackgroundServer",
+    "ServerStartError",
+    "running_servers",
+    "serve_in_background",
+    "start_process",
+    "stop_all",
 ]
 
-_servers: dict[str, "BackgroundServer"] = {}
+_servers: dict[str, BackgroundServer] = {}
 _lock = threading.Lock()
 
 
@@ -115,12 +126,10 @@ class BackgroundServer:
         """Cancel the server's task from another thread (for a start-up that hangs)."""
         loop, task = self._loop, self._task
         if loop is not None and task is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
                 loop.call_soon_threadsafe(task.cancel)
-            except RuntimeError:  # the loop closed in between
-                pass
 
-    def start(self, timeout: float) -> "BackgroundServer":
+    def start(self, timeout: float) -> BackgroundServer:
         collector = _Collector()
         # "uvicorn.error" reports start-up failures and propagates to "uvicorn": watching the parent
         # also keeps Python's last-resort handler from printing the same traceback to stderr.
@@ -167,12 +176,10 @@ class BackgroundServer:
                 del _servers[self.name]
 
     def _close_socket(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._socket.close()
-        except OSError:
-            pass
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> BackgroundServer:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -187,24 +194,15 @@ class BackgroundServer:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP (not the default 0) lets asyncio recognise the socket as TCP and set TCP_NODELAY on
-    # every accepted connection; without it, keep-alive requests stall ~40 ms on Nagle + delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    if hasattr(socket, "SO_REUSEADDR"):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        return bind_socket(host, port)
+    except PortInUseError as exc:
+        raise ServerStartError(
+            f"Port {port} on {host} is already in use. Stop the other server (another notebook, or "
+            "'course-api serve' in a terminal), or pass port=0 to use any free port."
+        ) from exc
     except OSError as exc:
-        sock.close()
-        if port:
-            raise ServerStartError(
-                f"Port {port} on {host} is already in use ({exc.strerror}). Stop the other server "
-                "(another notebook, or 'course-api serve' in a terminal), or pass port=0 to use any free port."
-            ) from None
-        raise ServerStartError(f"Could not open a socket on {host}: {exc.strerror}.") from None
-    sock.set_inheritable(False)
-    return sock
+        raise ServerStartError(f"Could not open a socket on {host}: {exc.strerror or exc}.") from None
 
 
 def serve_in_background(
@@ -214,7 +212,7 @@ def serve_in_background(
     host: str = "127.0.0.1",
     port: int = 0,
     device: str | None = None,
-    settings: Any = None,
+    settings: Settings | None = None,
     timeout: float = 60.0,
     log_level: str = "warning",
 ) -> BackgroundServer:

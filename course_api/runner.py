@@ -11,10 +11,11 @@ import ast
 import json
 import platform
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 DEFAULT_FOLDERS = ("notebooks", "solutions")
 KERNEL = "course-api"
@@ -99,7 +100,7 @@ def run_notebooks(
 
     chosen = str(resolve_device(device).device)
     params = {"device": device, **(parameters or {})}
-    summary = Summary(datetime.now(timezone.utc).isoformat(timespec="seconds"), chosen, params)
+    summary = Summary(datetime.now(UTC).isoformat(timespec="seconds"), chosen, params)
     output.mkdir(parents=True, exist_ok=True)
     for number, path in enumerate(paths, start=1):
         name = str(path.relative_to(root)) if root and path.is_relative_to(root) else path.name
@@ -115,7 +116,7 @@ def run_notebooks(
         except papermill.PapermillExecutionError as exc:
             result.status, result.cell = "failed", exc.exec_count
             result.error = f"{exc.ename}: {exc.evalue}"
-        except Exception as exc:  # noqa: BLE001 - a kernel that dies, a missing kernel: report, go on
+        except Exception as exc:  # a kernel that dies, a missing kernel: report it, go on
             result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
         result.seconds = round(time.perf_counter() - started, 1)
         summary.results.append(result)

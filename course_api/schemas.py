@@ -62,8 +62,7 @@ class Astros(BaseModel):
     people: list[Astronaut]
 
 
-# At least one character that is not whitespace (str.isspace(), what str.strip() removes), spelled out for
-# JSON Schema, whose \\s is not quite Python's.
+# At least one character that str.strip() keeps, spelled out: JSON Schema's \\s is not Python's whitespace.
 NOT_BLANK = "[^\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
 
 
@@ -148,7 +147,7 @@ class BatchingInfo(BaseModel):
     """What one model's micro-batcher is set to and has done since the server started."""
 
     enabled: bool = Field(description="False: every request runs alone (per-request inference).")
-    max_batch_size: int = Field(description="Most inputs in one forward pass.")
+    max_rows: int = Field(description="Most input rows in one forward pass (setting `microbatch_max_rows`).")
     max_wait_ms: float = Field(description="Longest a request waits for others to join its batch (only under load).")
     queue_limit: int = Field(description="Most requests waiting at once; one more gets 503 with Retry-After.")
     queued: int = Field(description="Requests waiting or running right now.")

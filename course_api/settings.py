@@ -1,18 +1,38 @@
-"""Settings for the course server: one explicit object, read from arguments or the environment.
+"""Settings for the course server: one typed object, read from arguments and ``COURSE_API_*`` variables.
 
 Every field can be set through an environment variable named ``COURSE_API_<FIELD>`` (for example
-``COURSE_API_DEVICE=cuda`` or ``COURSE_API_PORT=8080``); keyword arguments win over the environment.
+``COURSE_API_DEVICE=cuda`` or ``COURSE_API_PORT=8080``); keyword arguments win over the environment. A value
+that is wrong stops start-up with a :class:`SettingsError` that names the variable and says what to set.
+Every default lives here and nowhere else.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "COURSE_API_"
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
+MIB = 1024 * 1024
+
+# Old names that meant something else than they seemed: a variable still set under one is an error, not ignored.
+RENAMED = {
+    "max_batch_size": "max_images_per_request",
+    "batch_max_size": "microbatch_max_rows",
+    "batch_wait_ms": "microbatch_wait_ms",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use; the message names the variable and what to set."""
 
 
 def default_weights_dir() -> Path:
@@ -20,89 +40,148 @@ def default_weights_dir() -> Path:
     return Path(str(resources.files("course_api") / "weights"))
 
 
-@dataclass(frozen=True)
-class Settings:
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("course_api_environ", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """``COURSE_API_*`` variables from a given mapping instead of ``os.environ`` (tests, child processes)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        keys = (lambda k: k) if self.case_sensitive else str.lower
+        self.env_vars = {keys(k): v for k, v in environ.items() if not (self.env_ignore_empty and v == "")}
+
+
+class Settings(BaseSettings):
     """Everything the server can be told. Defaults are safe for a laptop: loopback only."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    device: str = "auto"
-    weights_dir: Path = field(default_factory=default_weights_dir)
-    # Limits on what a client may send; each answer that refuses is a 4xx with problem details (README,
-    # "Limits"). max_body_bytes caps every request body (413, chunked bodies too); max_json_bytes the body of
-    # the JSON routes (/predict/text, /predict/pixels: parsing JSON costs memory); max_upload_bytes the uploaded
-    # file (413); max_image_pixels its width x height, read from the header before any decoding (413);
-    # max_text_chars the text to classify (422); max_batch_size the images in one /predict/pixels batch (422).
-    max_body_bytes: int = 6 * 1024 * 1024
-    max_json_bytes: int = 1024 * 1024
-    max_upload_bytes: int = 5 * 1024 * 1024
-    max_image_pixels: int = 4096 * 4096
-    max_text_chars: int = 5_000
-    max_batch_size: int = 256
-    # Micro-batching of model calls (course_api.batching): requests that arrive together share one forward
-    # pass of at most batch_max_size inputs; a lone request runs at once; batch_wait_ms is the longest a
-    # request waits for others, and only while the server is busy. queue_limit bounds the requests waiting
-    # per model: one more gets 503 with Retry-After.
-    batching: bool = True
-    batch_max_size: int = 64
-    batch_wait_ms: float = 2.0
-    queue_limit: int = 512
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", env_ignore_empty=True, validate_default=True
+    )
+
+    host: str = Field("127.0.0.1", min_length=1, description="Address to listen on; 127.0.0.1 is this machine only.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on (0: any free port).")
+    device: str = Field(
+        "auto", pattern=DEVICE_PATTERN, description="Where the models run: auto, cpu, cuda, cuda:N or mps."
+    )
+    weights_dir: Path = Field(default_factory=default_weights_dir, description="Folder of the trained weights.")
+    # Limits on what a client may send; each refusal is a 4xx with problem details (README, "Limits").
+    max_body_bytes: int = Field(6 * MIB, ge=1, description="Largest request body on any route (413).")
+    max_json_bytes: int = Field(MIB, ge=1, description="Largest body of /predict/text and /predict/pixels (413).")
+    max_upload_bytes: int = Field(5 * MIB, ge=1, description="Largest file uploaded to /predict/image (413).")
+    max_image_pixels: int = Field(
+        4096 * 4096, ge=1, description="Most pixels (width x height) of an uploaded image, read from its header (413)."
+    )
+    max_text_chars: int = Field(5_000, ge=1, description="Longest text /predict/text classifies (422).")
+    max_images_per_request: int = Field(
+        256, ge=1, description="Most 8x8 images a client may send in one /predict/pixels request (422)."
+    )
+    # Micro-batching (course_api.batching): requests that arrive together share one forward pass.
+    batching: bool = Field(True, description="Micro-batching on (1) or off (0: every request runs alone).")
+    microbatch_max_rows: int = Field(
+        64, ge=1, le=4096, description="Most input rows the server puts in one forward pass (one micro-batch)."
+    )
+    microbatch_wait_ms: float = Field(
+        2.0, ge=0, le=1000, description="Longest a request waits for others to join its micro-batch (only under load)."
+    )
+    queue_limit: int = Field(512, ge=1, description="Most requests waiting per model; one more gets 503.")
+
+    @property
+    def json_body_limit(self) -> int:
+        """The body cap of the JSON routes: ``max_json_bytes``, never above ``max_body_bytes``."""
+        return min(self.max_json_bytes, self.max_body_bytes)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
-        """Build settings from ``COURSE_API_*`` variables, then apply ``overrides`` (None means unset)."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None and raw.strip() != "":
-                values[f.name] = _convert(f.name, raw.strip())
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise TypeError(f"Unknown setting(s): {', '.join(sorted(unknown))}")
-        if "weights_dir" in values:
-            values["weights_dir"] = Path(values["weights_dir"])
-        return cls(**values)
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environ = _ENVIRON.get()
+        env = env_settings if environ is None else _MappingEnvSource(settings_cls, environ)
+        return (init_settings, env)  # arguments, then the environment: no .env file, no secrets folder
 
-    def __post_init__(self) -> None:
-        for name in _LIMIT_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} (env {ENV_PREFIX}{name.upper()}) must be a whole number of at least 1, not {value!r}.")
-
-    def with_changes(self, **changes: Any) -> "Settings":
-        return replace(self, **changes)
-
-
-_INT_FIELDS = {
-    "port", "max_body_bytes", "max_json_bytes", "max_upload_bytes", "max_image_pixels", "max_text_chars",
-    "max_batch_size", "batch_max_size", "queue_limit",
-}
-_LIMIT_FIELDS = (
-    "max_body_bytes", "max_json_bytes", "max_upload_bytes", "max_image_pixels", "max_text_chars", "max_batch_size",
-)
-_FLOAT_FIELDS = {"batch_wait_ms"}
-_BOOL_FIELDS = {"batching"}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _convert(name: str, raw: str) -> Any:
-    if name in _BOOL_FIELDS:
-        if raw.lower() in _TRUE | _FALSE:
-            return raw.lower() in _TRUE
-        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not on or off; set it to 1 or 0.")
-    if name in _FLOAT_FIELDS:
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``COURSE_API_*`` variables (of ``environ``, else the process), then ``overrides``
+        (a None override means "not given")."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        source = os.environ if environ is None else environ
+        _refuse_renamed(source, given)
         try:
-            return float(raw)
-        except ValueError:
-            raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a number; set it to e.g. 2 or unset it.") from None
-    if name in _INT_FIELDS:
+            with _reading(environ):
+                return cls(**given)
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc, source, given)) from None
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some fields changed, validated like the original."""
+        _refuse_renamed({}, changes)
         try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(
-                f"{ENV_PREFIX}{name.upper()}={raw!r} is not a whole number; set it to e.g. 8000 or unset it."
-            ) from None
-    return raw
+            with _reading({}):
+                return type(self)(**{**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc, {}, changes)) from None
+
+
+@contextmanager
+def _reading(environ: Mapping[str, str] | None) -> Iterator[None]:
+    token = _ENVIRON.set(environ)
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a setting: ``max_text_chars`` -> ``COURSE_API_MAX_TEXT_CHARS``."""
+    return ENV_PREFIX + field.upper()
+
+
+def _refuse_renamed(environ: Mapping[str, str], given: Mapping[str, Any]) -> None:
+    for old, new in RENAMED.items():
+        if old in given:
+            raise SettingsError(f"The setting {old} is now called {new}: pass {new}=... instead.")
+        if environ.get(env_name(old), "").strip():
+            raise SettingsError(f"{env_name(old)} is now called {env_name(new)}: set that variable instead.")
+
+
+def _explain(exc: ValidationError, environ: Mapping[str, str], given: Mapping[str, Any]) -> str:
+    """One line per wrong value, naming where it came from (argument or variable) and what to set."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        if error["type"] == "extra_forbidden":
+            known = ", ".join(Settings.model_fields)
+            lines.append(f"Unknown setting {field!r}; the settings are: {known}.")
+            continue
+        where = f"{field}={given[field]!r}" if field in given else f"{env_name(field)}={environ.get(env_name(field))!r}"
+        lines.append(f"{where}: {error['msg']}. {_advice(field)}")
+    return "\n".join(lines)
+
+
+def _advice(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    if info is None:
+        return ""
+    bounds = {type(m).__name__: m for m in info.metadata}
+    low = getattr(bounds.get("Ge"), "ge", None)
+    high = getattr(bounds.get("Le"), "le", None)
+    default = info.get_default(call_default_factory=True)
+    if info.annotation is bool:
+        wanted = "1 (on) or 0 (off)"
+    elif info.annotation in (int, float):
+        kind = "a whole number" if info.annotation is int else "a number"
+        wanted = kind + (
+            f" from {low} to {high}" if high is not None else f" of at least {low}" if low is not None else ""
+        )
+    elif field == "device":
+        wanted = "auto, cpu, cuda, cuda:N or mps"
+    else:
+        wanted = "a valid value"
+    if isinstance(default, bool):
+        default = int(default)
+    return f"Set {env_name(field)} to {wanted}, or unset it for the default ({default})."

@@ -12,26 +12,25 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from course_api.datasets import SEED, digits_split
 from course_api.imaging import digit_pixels
 from course_api.models.digits import DigitCNN
 from course_api.models.sentiment import (
     NEGATORS,
     SENTIMENT_LABELS,
-    SentimentModel,
     UNKNOWN,
+    SentimentModel,
     negation_signs,
     tokenize,
 )
 from course_api.models.store import DIGITS_FILE, SENTIMENT_FILE, save_weights
-
-SEED = 0
 
 
 @dataclass
@@ -47,21 +46,11 @@ def seed_everything(seed: int = SEED) -> None:
     np.random.seed(seed)
 
 
-def _iterate(n_epochs: int, desc: str, progress: bool) -> Iterable[int]:
+def _iterate(n_epochs: int, desc: str, progress: bool) -> tqdm[int]:
     return tqdm(range(n_epochs), desc=desc, unit="epoch", disable=not progress, leave=True)
 
 
 # --------------------------------------------------------------------------------------------- digits
-def digits_split(seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(x_train, x_test, y_train, y_test)``: images as float32 ``(N, 8, 8)`` in 0..16."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    images = digits.images.astype(np.float32)
-    return train_test_split(images, digits.target, test_size=0.2, random_state=seed, stratify=digits.target)
-
-
 def round_trip(images: np.ndarray, scale: int = 6) -> np.ndarray:
     """Each image drawn as an upscaled picture and brought back through the upload preprocessing."""
     from PIL import Image
@@ -74,16 +63,49 @@ def round_trip(images: np.ndarray, scale: int = 6) -> np.ndarray:
     return out
 
 
-def train_digits(device: torch.device, *, epochs: int = 40, seed: int = SEED, progress: bool = True) -> tuple[DigitCNN, dict]:
+def train_digits(
+    device: torch.device, *, epochs: int = 40, seed: int = SEED, progress: bool = True
+) -> tuple[DigitCNN, dict[str, Any]]:
     seed_everything(seed)
     x_train, x_test, y_train, y_test = digits_split(seed)
-    # Train on the dataset's own pixels and on the same digits after a trip through the upload
-    # preprocessing, so a photographed or drawn digit looks familiar to the model.
+    # The dataset's pixels plus the same digits after the upload preprocessing: uploads then look familiar.
     x_all = np.concatenate([x_train, round_trip(x_train)])
     y_all = np.concatenate([y_train, y_train])
     xs = torch.from_numpy(x_all).unsqueeze(1).to(device)
     ys = torch.from_numpy(y_all).long().to(device)
     model = DigitCNN().to(device)
+    _fit_digits(model, xs, ys, device, epochs=epochs, seed=seed, progress=progress)
+    model.eval()
+    card = {
+        "name": "digits-cnn",
+        "task": "handwritten digit classification (0-9)",
+        "architecture": "DigitCNN: conv3x3(16) - conv3x3(32) - maxpool2 - linear(64) - linear(10)",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "data": "sklearn.datasets.load_digits (1,797 images), stratified 80/20 split, random_state=0",
+        "train_size": len(x_train),
+        "test_size": len(x_test),
+        "test_accuracy": round(_digits_accuracy(model, x_test, y_test, device), 4),
+        "test_accuracy_after_upload_preprocessing": round(
+            _digits_accuracy(model, round_trip(x_test), y_test, device), 4
+        ),
+        "input": "float pixels, shape (N, 8, 8) or (N, 1, 8, 8), values 0 (background) to 16 (full ink)",
+        "preprocessing": (
+            "Uploads (PNG/JPEG, any size or colour): flatten transparency onto white, convert to grey, "
+            "invert when the background is light, crop to the ink, pad to a square, resize to 32x32, "
+            "threshold at half the ink range, count the ink in each 4x4 block (0..16)."
+        ),
+        "output": "10 logits; softmax gives the probability of each digit",
+        "epochs": epochs,
+        "seed": seed,
+        "trained_on": str(device),
+    }
+    return model, card
+
+
+def _fit_digits(
+    model: DigitCNN, xs: torch.Tensor, ys: torch.Tensor, device: torch.device, *, epochs: int, seed: int, progress: bool
+) -> None:
+    """Mini-batches of 64, AdamW with a one-cycle schedule, each batch shifted by up to one pixel."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * ((len(xs) + 63) // 64))
     loss_fn = nn.CrossEntropyLoss()
@@ -105,44 +127,24 @@ def train_digits(device: torch.device, *, epochs: int = 40, seed: int = SEED, pr
             scheduler.step()
         if progress:
             bar.set_postfix(loss=f"{loss.item():.3f}")
-    model.eval()
+
+
+def _digits_accuracy(model: DigitCNN, images: np.ndarray, labels: np.ndarray, device: torch.device) -> float:
     with torch.inference_mode():
-        x_eval = torch.from_numpy(x_test).unsqueeze(1).to(device)
-        accuracy = float((model(x_eval).argmax(1).cpu().numpy() == y_test).mean())
-        x_rt = torch.from_numpy(round_trip(x_test)).unsqueeze(1).to(device)
-        rt_accuracy = float((model(x_rt).argmax(1).cpu().numpy() == y_test).mean())
-    card = {
-        "name": "digits-cnn",
-        "task": "handwritten digit classification (0-9)",
-        "architecture": "DigitCNN: conv3x3(16) - conv3x3(32) - maxpool2 - linear(64) - linear(10)",
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "data": "sklearn.datasets.load_digits (1,797 images), stratified 80/20 split, random_state=0",
-        "train_size": int(len(x_train)),
-        "test_size": int(len(x_test)),
-        "test_accuracy": round(accuracy, 4),
-        "test_accuracy_after_upload_preprocessing": round(rt_accuracy, 4),
-        "input": "float pixels, shape (N, 8, 8) or (N, 1, 8, 8), values 0 (background) to 16 (full ink)",
-        "preprocessing": (
-            "Uploads (PNG/JPEG, any size or colour): flatten transparency onto white, convert to grey, "
-            "invert when the background is light, crop to the ink, pad to a square, resize to 32x32, "
-            "threshold at half the ink range, count the ink in each 4x4 block (0..16)."
-        ),
-        "output": "10 logits; softmax gives the probability of each digit",
-        "epochs": epochs,
-        "seed": seed,
-        "trained_on": str(device),
-    }
-    return model, card
+        pixels = torch.from_numpy(images).unsqueeze(1).to(device)
+        return float((model(pixels).argmax(1).cpu().numpy() == labels).mean())
 
 
 # ------------------------------------------------------------------------------------------ sentiment
 NEGATORS_USED = ("not", "never", "isn't", "wasn't", "don't", "didn't", "doesn't", "no", "hardly", "aren't")
+# fmt: off
 FILLERS = (
     "i", "we", "you", "they", "it", "this", "that", "the", "a", "my", "our", "course", "lecture", "api",
     "server", "model", "movie", "food", "service", "book", "day", "teacher", "class", "notebook", "is",
     "was", "are", "were", "really", "very", "so", "quite", "today", "here", "and", "with", "of", "to",
     "experience", "product", "exercise", "code", "weather", "team", "people", "thing", "felt", "seems",
 )
+# fmt: on
 
 
 def vader_lexicon() -> dict[str, float]:
@@ -188,7 +190,7 @@ def sentiment_sentences(n: int, seed: int = SEED, threshold: float = 0.5) -> tup
             parts.append(str(word))
             parts += [str(w) for w in rng.choice(FILLERS, size=rng.integers(0, 3))]
         signs = negation_signs(parts)
-        score = sum(lexicon.get(token, 0.0) * sign for token, sign in zip(parts, signs))
+        score = sum(lexicon.get(token, 0.0) * sign for token, sign in zip(parts, signs, strict=True))
         if abs(score) < 0.5:
             continue
         sentences.append(" ".join(parts))
@@ -212,7 +214,7 @@ def _accuracy(model: SentimentModel, texts: list[str], labels: np.ndarray, devic
 
 def train_sentiment(
     device: torch.device, *, epochs: int = 8, n_sentences: int = 60_000, seed: int = SEED, progress: bool = True
-) -> tuple[SentimentModel, dict]:
+) -> tuple[SentimentModel, dict[str, Any]]:
     seed_everything(seed)
     texts, scores = sentiment_sentences(n_sentences, seed)
     split = int(0.9 * len(texts))
@@ -223,25 +225,9 @@ def train_sentiment(
     test = [i for i in range(split, len(texts)) if scores[i] != 0]  # accuracy needs a right answer
     test_texts = [texts[i] for i in test]
     test_labels = (scores[test] > 0).astype(int)
-    vocab = [UNKNOWN] + sorted({token for text in train_texts for token in tokenize(text)})
+    vocab = [UNKNOWN, *sorted({token for text in train_texts for token in tokenize(text)})]
     model = SentimentModel(vocab).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    loss_fn = nn.CrossEntropyLoss()
-    generator = torch.Generator().manual_seed(seed)
-    bar = _iterate(epochs, "sentiment", progress)
-    for _ in bar:
-        model.train()
-        order = torch.randperm(len(train_texts), generator=generator)
-        for start in range(0, len(order), 256):
-            idx = order[start : start + 256].tolist()
-            ids, offsets, weights = model.encoder.encode_batch([train_texts[i] for i in idx])
-            optimizer.zero_grad()
-            logits = model(ids.to(device), offsets.to(device), weights.to(device))
-            loss = loss_fn(logits, targets[idx].to(device))
-            loss.backward()
-            optimizer.step()
-        if progress:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+    _fit_sentiment(model, train_texts, targets, device, epochs=epochs, seed=seed, progress=progress)
     model.eval()
     plain_texts, plain_labels = eval_sentences()
     card = {
@@ -251,7 +237,10 @@ def train_sentiment(
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocabulary_size": len(model.vocab),
         "dim": model.embedding.embedding_dim,
-        "data": "sentences generated from the VADER lexicon (vaderSentiment, MIT licence), with negations and neutral sentences; soft targets sigmoid(1.5 x summed valence)",
+        "data": (
+            "sentences generated from the VADER lexicon (vaderSentiment, MIT licence), with negations and "
+            "neutral sentences; soft targets sigmoid(1.5 x summed valence)"
+        ),
         "train_size": len(train_texts),
         "test_size": len(test_texts),
         "test_accuracy": round(_accuracy(model, test_texts, test_labels, device), 4),
@@ -267,6 +256,36 @@ def train_sentiment(
     return model, card
 
 
+def _fit_sentiment(
+    model: SentimentModel,
+    texts: list[str],
+    targets: torch.Tensor,
+    device: torch.device,
+    *,
+    epochs: int,
+    seed: int,
+    progress: bool,
+) -> None:
+    """Mini-batches of 256 sentences, Adam, cross-entropy against the soft ``targets``."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    loss_fn = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(seed)
+    bar = _iterate(epochs, "sentiment", progress)
+    for _ in bar:
+        model.train()
+        order = torch.randperm(len(texts), generator=generator)
+        for start in range(0, len(order), 256):
+            idx = order[start : start + 256].tolist()
+            ids, offsets, weights = model.encoder.encode_batch([texts[i] for i in idx])
+            optimizer.zero_grad()
+            logits = model(ids.to(device), offsets.to(device), weights.to(device))
+            loss = loss_fn(logits, targets[idx].to(device))
+            loss.backward()
+            optimizer.step()
+        if progress:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+
+
 # ------------------------------------------------------------------------------------------------ all
 def train_all(
     output: Path, device: torch.device, *, which: str = "all", progress: bool = True, digits_epochs: int = 40
@@ -274,15 +293,15 @@ def train_all(
     results = []
     if which in ("all", "digits"):
         start = time.perf_counter()
-        model, card = train_digits(device, epochs=digits_epochs, progress=progress)
+        digits, card = train_digits(device, epochs=digits_epochs, progress=progress)
         path = output / DIGITS_FILE
-        save_weights(model, path, card)
+        save_weights(digits, path, card)
         results.append(TrainResult("digits", path, card, time.perf_counter() - start))
     if which in ("all", "sentiment"):
         start = time.perf_counter()
-        model, card = train_sentiment(device, progress=progress)
+        sentiment, card = train_sentiment(device, progress=progress)
         path = output / SENTIMENT_FILE
-        save_weights(model, path, card, extra={"vocab": json.dumps(model.vocab)})
+        save_weights(sentiment, path, card, extra={"vocab": json.dumps(sentiment.vocab)})
         results.append(TrainResult("sentiment", path, card, time.perf_counter() - start))
     write_model_card(output)
     return results

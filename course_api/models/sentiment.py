@@ -11,8 +11,8 @@ or to the next punctuation or "but") count with a minus sign, so "not good" poin
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -20,6 +20,7 @@ from torch import nn
 SENTIMENT_LABELS: tuple[str, ...] = ("negative", "positive")
 DEFAULT_DIM = 16
 
+# fmt: off
 NEGATORS = frozenset(
     {
         "not", "no", "never", "nor", "neither", "nothing", "hardly", "barely", "without", "cannot",
@@ -28,6 +29,7 @@ NEGATORS = frozenset(
         "doesnt", "didnt", "cant", "wont", "wasnt",
     }
 )
+# fmt: on
 NEGATION_SCOPE = 3
 SCOPE_BREAKS = frozenset({".", ",", "!", "?", ";", ":", "but"})
 

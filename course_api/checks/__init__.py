@@ -1,0 +1,18 @@
+"""Self-checks for the exercises: ``check("01.2")`` after an exercise says what is right or what to fix.
+
+A check reads the names your cell defined (``response``, ``crafts``, ...) from the notebook, tests them, and
+
+* prints a short "well done" when everything is right;
+* raises :class:`CheckFailed` with a message that says what is wrong and what to try;
+* raises :class:`ExerciseNotDone` (a ``NotImplementedError``) when the exercise cell has not run yet.
+
+The registry and ``check()`` are in :mod:`course_api.checks.registry`; each lesson's checks in ``lessonNN``.
+"""
+
+from __future__ import annotations
+
+# Importing the lesson modules registers their exercises in EXERCISES.
+from course_api.checks import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06  # noqa: F401
+from course_api.checks.registry import EXERCISES, CheckFailed, Exercise, ExerciseNotDone, check
+
+__all__ = ["EXERCISES", "CheckFailed", "Exercise", "ExerciseNotDone", "check"]

@@ -1,0 +1,56 @@
+"""The error answers in ``/openapi.json``: documented per route, with the ``application/problem+json`` type."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI
+
+from course_api.problems.format import PROBLEM_MEDIA_TYPE, Problem, ValidationProblem
+
+
+def error_responses(descriptions: Mapping[int | str, str]) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route for its error statuses, e.g. ``{413: "The upload is over ..."}``.
+
+    422 is documented with :class:`ValidationProblem` (``errors`` always present), the others with
+    :class:`Problem`; 503 with its ``Retry-After`` header. :func:`problem_media_type` makes their media type
+    ``application/problem+json`` in ``/openapi.json``.
+    """
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code, description in descriptions.items():
+        entry: dict[str, Any] = {"model": ValidationProblem if code == 422 else Problem, "description": description}
+        if code == 503:
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds to wait before trying again.",
+                    "required": True,
+                    "schema": {"type": "integer"},
+                }
+            }
+        responses[code] = entry
+    return responses
+
+
+def problem_media_type(app: FastAPI) -> None:
+    """FastAPI documents a response ``model`` as ``application/json``; error bodies are
+    ``application/problem+json``: rename that media type on every 4xx and 5xx response of the schema."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for code, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if str(code)[:1] in ("4", "5") and "application/json" in content:
+                        response["content"] = {
+                            PROBLEM_MEDIA_TYPE: content["application/json"],
+                            **{k: v for k, v in content.items() if k != "application/json"},
+                        }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
