@@ -27,13 +27,18 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from benchmarks.servers import CourseServer, memory_mib
+
+if TYPE_CHECKING:
+    import httpx2
+
 TOLERANCE = 2e-3  # probabilities may differ this much between devices; a mix-up differs far more
 
 
@@ -48,23 +53,23 @@ class Workload:
     pixel_probabilities: np.ndarray  # (N, 10)
 
     @classmethod
-    def build(cls) -> "Workload":
+    def build(cls) -> Workload:
         from importlib import resources
 
+        from course_api.datasets import digits_split
         from course_api.imaging import decode_image, digit_pixels
         from course_api.inference import ModelService
         from course_api.samples import digit_png
         from course_api.settings import default_weights_dir
-        from course_api.training import digits_split
 
         service = ModelService.load(default_weights_dir(), "cpu")
         lines = (resources.files("course_api") / "data" / "sentiment_eval.tsv").read_text(encoding="utf-8").splitlines()
         sentences = [line.split("\t", 1)[1] for line in lines if line and not line.startswith("#")]
         sentences += ["I love this course 😀", "Das ist gut", "not bad at all", "okay", "😡😡😡"]
-        texts = list(zip(sentences, service.sentiment_probabilities(sentences)))
+        texts = list(zip(sentences, service.sentiment_probabilities(sentences), strict=True))
         pngs = [digit_png(d, index) for d in range(10) for index in range(5)]
         arrays = np.stack([digit_pixels(decode_image(png, max_pixels=10**7)) for png in pngs])
-        images = list(zip(pngs, service.digit_probabilities(arrays)))
+        images = list(zip(pngs, service.digit_probabilities(arrays), strict=True))
         _, x_test, _, _ = digits_split()
         x_test = np.asarray(x_test, dtype=np.float32)
         return cls(texts, images, x_test, service.digit_probabilities(x_test))
@@ -101,7 +106,9 @@ def make_request(workload: Workload, rng: random.Random, worker: int, number: in
             ok = body["digit"] == int(expected.argmax()) and _close(body["probabilities"], expected)
             return None if ok else f"image of a {int(expected.argmax())}: got digit {body['digit']}"
 
-        return Request("image", "POST", "/predict/image", {"files": {"file": ("digit.png", png, "image/png")}}, check_image)
+        return Request(
+            "image", "POST", "/predict/image", {"files": {"file": ("digit.png", png, "image/png")}}, check_image
+        )
     if roll < 0.80:
         chosen = [rng.randrange(len(workload.pixels)) for _ in range(rng.randint(1, 8))]
 
@@ -109,7 +116,7 @@ def make_request(workload: Workload, rng: random.Random, worker: int, number: in
             predictions = body["predictions"]
             if len(predictions) != len(chosen):
                 return f"{len(chosen)} images sent, {len(predictions)} predictions back"
-            for index, prediction in zip(chosen, predictions):
+            for index, prediction in zip(chosen, predictions, strict=True):
                 expected = workload.pixel_probabilities[index]
                 if prediction["digit"] != int(expected.argmax()) or not _close(prediction["probabilities"], expected):
                     return f"held-out image {index}: got digit {prediction['digit']}"
@@ -176,12 +183,16 @@ class Report:
     def summary(self) -> str:
         memory = ""
         if self.rss_mib_before is not None:
-            memory = (f"; server memory {self.rss_mib_before:.0f} -> {self.rss_mib_after:.0f} MiB resident, "
-                      f"peak {self.peak_mib:.0f} MiB")
-        return (f"{self.sent} requests in {self.seconds:.1f} s from {self.concurrency} clients "
-                f"({self.requests_per_second:.0f}/s): {self.ok} ok, {self.busy_503} busy (503), "
-                f"{sum(self.other_status.values())} other, {sum(self.socket_errors.values())} socket errors, "
-                f"{self.wrong} wrong; queued afterwards {self.queued_after}{memory}; mix {self.by_kind}")
+            memory = (
+                f"; server memory {self.rss_mib_before:.0f} -> {self.rss_mib_after:.0f} MiB resident, "
+                f"peak {self.peak_mib:.0f} MiB"
+            )
+        return (
+            f"{self.sent} requests in {self.seconds:.1f} s from {self.concurrency} clients "
+            f"({self.requests_per_second:.0f}/s): {self.ok} ok, {self.busy_503} busy (503), "
+            f"{sum(self.other_status.values())} other, {sum(self.socket_errors.values())} socket errors, "
+            f"{self.wrong} wrong; queued afterwards {self.queued_after}{memory}; mix {self.by_kind}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "answered": self.answered, "problems": self.problems()}
@@ -189,7 +200,13 @@ class Report:
 
 # --------------------------------------------------------------------------------------------- load
 async def run_load(
-    url: str, *, seconds: float, concurrency: int, workload: Workload, pid: int | None = None, seed: int = 6,
+    url: str,
+    *,
+    seconds: float,
+    concurrency: int,
+    workload: Workload,
+    pid: int | None = None,
+    seed: int = 6,
     rss_growth_limit_mib: float = 100.0,
 ) -> Report:
     """``concurrency`` clients send the mix to ``url`` for ``seconds``; every answer is checked."""
@@ -223,21 +240,7 @@ async def run_load(
                 except httpx2.TransportError as exc:
                     errors[type(exc).__name__] += 1
                     continue
-                if response.status_code == 503:
-                    body = response.json()
-                    if "Retry-After" in response.headers and body.get("status") == 503 and body.get("detail"):
-                        report.busy_503 += 1
-                    else:
-                        other["503 without Retry-After or problem details"] += 1
-                elif 200 <= response.status_code < 300:
-                    report.ok += 1
-                    wrong = request.check(response.json())
-                    if wrong:
-                        report.wrong += 1
-                        if len(report.wrong_examples) < 10:
-                            report.wrong_examples.append(wrong)
-                else:
-                    other[str(response.status_code)] += 1
+                _record(report, other, request, response)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
@@ -245,19 +248,44 @@ async def run_load(
         report.seconds = round(elapsed, 2)
         report.requests_per_second = round(report.sent / elapsed, 1)
         report.by_kind, report.other_status, report.socket_errors = dict(kinds), dict(other), dict(errors)
-        # Every answer has arrived, so nothing may still wait in a queue.
-        for _ in range(50):
-            info = (await client.get("/model")).json()["batching"]
-            report.queued_after = {name: stats["queued"] for name, stats in info.items()}
-            if not any(report.queued_after.values()):
-                break
-            await asyncio.sleep(0.1)
-        report.batching = {name: {k: stats[k] for k in ("requests", "batches", "mean_batch_size", "largest_batch",
-                                                        "rejected")} for name, stats in info.items()}
+        await _check_queues(client, report)
     if pid is not None:
         memory = memory_mib(pid)
         report.rss_mib_after, report.peak_mib = memory["VmRSS"], memory["VmHWM"]
     return report
+
+
+def _record(report: Report, other: Counter[str], request: Request, response: httpx2.Response) -> None:
+    """Count one answer: 2xx (its body checked), the documented 503, or anything else."""
+    if response.status_code == 503:
+        body = response.json()
+        if "Retry-After" in response.headers and body.get("status") == 503 and body.get("detail"):
+            report.busy_503 += 1
+        else:
+            other["503 without Retry-After or problem details"] += 1
+    elif 200 <= response.status_code < 300:
+        report.ok += 1
+        wrong = request.check(response.json())
+        if wrong:
+            report.wrong += 1
+            if len(report.wrong_examples) < 10:
+                report.wrong_examples.append(wrong)
+    else:
+        other[str(response.status_code)] += 1
+
+
+async def _check_queues(client: httpx2.AsyncClient, report: Report) -> None:
+    """Every answer has arrived, so nothing may still wait in a queue: the queues and batch figures after."""
+    for _ in range(50):
+        info = (await client.get("/model")).json()["batching"]
+        report.queued_after = {name: stats["queued"] for name, stats in info.items()}
+        if not any(report.queued_after.values()):
+            break
+        await asyncio.sleep(0.1)
+    report.batching = {
+        name: {k: stats[k] for k in ("requests", "batches", "mean_batch_size", "largest_batch", "rejected")}
+        for name, stats in info.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,15 +305,32 @@ def main(argv: list[str] | None = None) -> int:
     print("Computing the expected answers offline ...", flush=True)
     workload = Workload.build()
     if args.url:
-        report = asyncio.run(run_load(args.url, seconds=args.seconds, concurrency=args.concurrency,
-                                      workload=workload, pid=args.pid, rss_growth_limit_mib=args.max_rss_growth))
+        report = asyncio.run(
+            run_load(
+                args.url,
+                seconds=args.seconds,
+                concurrency=args.concurrency,
+                workload=workload,
+                pid=args.pid,
+                rss_growth_limit_mib=args.max_rss_growth,
+            )
+        )
     else:
         with CourseServer(device=args.device, queue_limit=args.queue_limit) as server:
-            print(f"Server on {server.url} (pid {server.pid}); {args.concurrency} clients for {args.seconds:g} s ...",
-                  flush=True)
-            report = asyncio.run(run_load(server.url, seconds=args.seconds, concurrency=args.concurrency,
-                                          workload=workload, pid=server.pid,
-                                          rss_growth_limit_mib=args.max_rss_growth))
+            print(
+                f"Server on {server.url} (pid {server.pid}); {args.concurrency} clients for {args.seconds:g} s ...",
+                flush=True,
+            )
+            report = asyncio.run(
+                run_load(
+                    server.url,
+                    seconds=args.seconds,
+                    concurrency=args.concurrency,
+                    workload=workload,
+                    pid=server.pid,
+                    rss_growth_limit_mib=args.max_rss_growth,
+                )
+            )
     print(report.summary())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -3,17 +3,18 @@ always stopped (SIGTERM to the group, then SIGKILL), and plain HTTP requests to 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
-HOST = "127.0.0.1"  # the benchmark never sends load anywhere else
+from course_api.ports import LOOPBACK, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,18 +22,16 @@ class ServerError(RuntimeError):
     """A server that exited, or did not answer in time."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 def request(
-    port: int, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None,
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
     timeout: float = 30,
 ) -> tuple[int, bytes]:
     """One HTTP request to 127.0.0.1:port; returns (status, body). Connection errors propagate (OSError)."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=dict(headers or {}))
         response = conn.getresponse()
@@ -45,7 +44,7 @@ def course_server_command(port: int, device: str | None = None) -> list[str]:
     """``course-api serve`` on 127.0.0.1:port, as a student starts it, without per-request access logs."""
     script = Path(sys.executable).with_name("course-api")
     argv = [str(script)] if script.exists() else [sys.executable, "-m", "course_api"]
-    argv += ["serve", "--host", HOST, "--port", str(port), "--log-level", "warning"]
+    argv += ["serve", "--host", LOOPBACK, "--port", str(port), "--log-level", "warning"]
     if device:
         argv += ["--device", device]
     return argv
@@ -54,8 +53,17 @@ def course_server_command(port: int, device: str | None = None) -> list[str]:
 def naive_server_command(port: int) -> list[str]:
     """The naive baseline (``benchmarks/naive_app.py``) under plain uvicorn, with the same logging."""
     return [
-        sys.executable, "-m", "uvicorn", "benchmarks.naive_app:app", "--host", HOST, "--port", str(port),
-        "--log-level", "warning", "--no-access-log",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "benchmarks.naive_app:app",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
     ]
 
 
@@ -63,8 +71,14 @@ class ServerProcess:
     """A server in its own process (and process group) with its output in a log file."""
 
     def __init__(
-        self, name: str, argv: Sequence[str], port: int, *, env: Mapping[str, str] | None = None,
-        log_path: Path, cpus: set[int] | None = None,
+        self,
+        name: str,
+        argv: Sequence[str],
+        port: int,
+        *,
+        env: Mapping[str, str] | None = None,
+        log_path: Path,
+        cpus: set[int] | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -76,33 +90,35 @@ class ServerProcess:
         self.started_at = 0.0
 
     # -- lifecycle
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # a file, not a pipe: a pipe nobody reads would block the server
         cpus = self.cpus
-        try:
+        # A log file, not a pipe: a pipe nobody reads would block the server.
+        with open(self.log_path, "ab") as log:
             self.started_at = time.perf_counter()
             self.proc = subprocess.Popen(
-                self.argv, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+                self.argv,
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,  # noqa: PLW1509 (affinity only)
             )
-        finally:
-            log.close()
         return self
 
-    def wait_ready(self, path: str = "/", timeout: float = 120) -> float:
-        """Wait until GET ``path`` answers 200; returns the seconds since start. Raises ServerError."""
+    def wait_ready(self, timeout: float = 120) -> float:
+        """Wait until GET / answers 200; returns the seconds since start. Raises ServerError."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             self.check_alive()
-            try:
-                status, _ = request(self.port, "GET", path, timeout=5)
+            with contextlib.suppress(OSError):
+                status, _ = request(self.port, "GET", "/", timeout=5)
                 if status == 200:
                     return time.perf_counter() - self.started_at
-            except OSError:
-                pass
             time.sleep(0.02)
-        raise ServerError(f"{self.name} did not answer GET {path} within {timeout:.0f} s.\n{self.log_tail()}")
+        raise ServerError(f"{self.name} did not answer GET / within {timeout:.0f} s.\n{self.log_tail()}")
 
     def check_alive(self) -> None:
         if self.proc is None:
@@ -127,12 +143,11 @@ class ServerProcess:
                 proc.wait(wait)
             except subprocess.TimeoutExpired:
                 continue
-        try:  # whatever else is left in the group (none expected: the servers run no worker processes)
+        # Whatever else is left in the group (none expected: the servers run no worker processes).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -159,7 +174,7 @@ class ServerProcess:
 
 def memory_mib(pid: int) -> dict[str, float]:
     """VmRSS (resident now) and VmHWM (the peak so far) of a Linux process, in MiB."""
-    values = {}
+    values: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, rest = line.partition(":")
         if key in ("VmRSS", "VmHWM"):
@@ -171,17 +186,14 @@ class CourseServer(ServerProcess):
     """``course-api serve`` on 127.0.0.1 and a free port, started and answering when the constructor returns:
     ``with CourseServer(queue_limit=8) as server: ... server.url, server.pid``."""
 
-    def __init__(
-        self, *, device: str = "cpu", queue_limit: int | None = None, env: Mapping[str, str] | None = None,
-        timeout: float = 90,
-    ) -> None:
+    def __init__(self, *, device: str = "cpu", queue_limit: int | None = None, timeout: float = 90) -> None:
         port = free_port()
-        environ = {**os.environ, "COURSE_API_DEVICE": device, **(env or {})}
+        environ = {**os.environ, "COURSE_API_DEVICE": device}
         if queue_limit is not None:
             environ["COURSE_API_QUEUE_LIMIT"] = str(queue_limit)
         log_path = ROOT / "benchmarks" / "results" / f"course-server-{port}.log"
         super().__init__("course server", course_server_command(port), port, env=environ, log_path=log_path)
-        self.url = f"http://{HOST}:{port}"
+        self.url = f"http://{LOOPBACK}:{port}"
         self.start()
         try:
             self.wait_ready(timeout=timeout)
@@ -194,7 +206,7 @@ class CourseServer(ServerProcess):
         self.check_alive()
         return self.proc.pid  # type: ignore[union-attr]
 
-    def __enter__(self) -> "CourseServer":
+    def __enter__(self) -> CourseServer:
         return self  # already started
 
     def __exit__(self, *exc: object) -> None:

@@ -9,6 +9,7 @@ makes include the 50/75/90/99th percentiles.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,9 +17,9 @@ import resource
 import shutil
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 RESULT_PREFIX = "BENCH_RESULT "
@@ -53,9 +54,6 @@ class WrkResult:
         allowed = sum(int(self.statuses.get(str(code), 0)) for code in allowed_statuses)
         return self.socket_errors + max(0, self.non2xx - allowed)
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 # --------------------------------------------------------------------------------------------- parsing
 _TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -75,7 +73,7 @@ def parse_wrk_output(text: str) -> WrkResult:
     for line in reversed(text.splitlines()):
         if line.startswith(RESULT_PREFIX):
             try:
-                data = json.loads(line[len(RESULT_PREFIX):])
+                data = json.loads(line[len(RESULT_PREFIX) :])
             except json.JSONDecodeError as exc:
                 raise WrkError(f"unreadable {RESULT_PREFIX.strip()} line ({exc}): {line[:200]}") from None
             return WrkResult(
@@ -101,15 +99,13 @@ def _parse_text_summary(text: str) -> WrkResult:
         latency[f"p{float(pct):g}"] = time_to_ms(value)
     stats = re.search(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)", text, re.M)
     if stats:
-        for key, value in zip(("mean", "stdev", "max"), stats.groups()):
-            try:
+        for key, value in zip(("mean", "stdev", "max"), stats.groups(), strict=True):
+            with contextlib.suppress(ValueError):
                 latency[key] = time_to_ms(value)
-            except ValueError:
-                pass
-    errors = {name: 0 for name in SOCKET_ERRORS}
+    errors = dict.fromkeys(SOCKET_ERRORS, 0)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if socket:
-        errors.update(zip(SOCKET_ERRORS, map(int, socket.groups())))
+        errors.update(zip(SOCKET_ERRORS, map(int, socket.groups()), strict=True))
     status = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors["status"] = int(status.group(1)) if status else 0
     errors["non2xx"] = errors["status"]
@@ -131,7 +127,7 @@ def find_wrk() -> str | None:
 
 def wrk_version(wrk: str) -> str:
     try:
-        out = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     first = (out.stdout or out.stderr).strip().splitlines()
@@ -143,18 +139,23 @@ def wrk_command(
 ) -> list[str]:
     threads = max(1, min(threads, connections))  # wrk needs at least one connection per thread
     return [
-        wrk, f"-t{threads}", f"-c{connections}", f"-d{int(duration_s)}s", f"--timeout={int(timeout_s)}s", "--latency",
-        "-s", str(script), url,
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{int(duration_s)}s",
+        f"--timeout={int(timeout_s)}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
     ]
 
 
 @dataclass
 class WrkRun:
     result: WrkResult
-    command: list[str]
     wall_s: float
     cpu_s: float  # CPU time wrk itself used (user + system), to show that the load generator is not the limit
-    output: str
 
 
 def run_wrk(
@@ -167,8 +168,13 @@ def run_wrk(
     preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
     try:
         done = subprocess.run(
-            list(command), capture_output=True, text=True, env=dict(env) if env is not None else None,
-            timeout=duration + grace_s, preexec_fn=preexec,
+            list(command),
+            capture_output=True,
+            text=True,
+            env=dict(env) if env is not None else None,
+            timeout=duration + grace_s,
+            preexec_fn=preexec,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise WrkError(f"wrk did not finish within {duration + grace_s:.0f} s: {' '.join(command)}") from exc
@@ -179,4 +185,4 @@ def run_wrk(
         raise WrkError(f"wrk exited with {done.returncode}: {' '.join(command)}\n{output.strip()[-2000:]}")
     result = parse_wrk_output(done.stdout)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return WrkRun(result=result, command=list(command), wall_s=wall, cpu_s=cpu, output=output)
+    return WrkRun(result=result, wall_s=wall, cpu_s=cpu)
