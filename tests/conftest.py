@@ -1,49 +1,28 @@
-"""Shared fixtures. Models load once per session; no test may open a connection beyond loopback."""
+"""Shared fixtures and hooks (plain helpers are in helpers.py). Models load once per session; no test may open a
+connection beyond loopback; the hook below marks nbval's notebook cells ``kernel`` (see ``make test-fast``)."""
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-from contextlib import contextmanager
-from html.parser import HTMLParser
-from pathlib import Path
-from typing import Iterator
+import os
+from collections.abc import Iterator
 
-import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import CHROMIUM, CHROMIUM_ARGS, guard_loopback, guarded_page, missing_system_tool
 
 
-# --------------------------------------------------------------------------- loopback-only guard
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-
-
-def _check_address(address: object) -> None:
-    if isinstance(address, tuple) and address and isinstance(address[0], str):
-        host = address[0]
-        try:
-            loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
-        except ValueError:
-            loopback = host == "localhost"
-        if not loopback:
-            raise RuntimeError(f"Tests may only talk to 127.0.0.1, not {host!r}")
-
-
-def _guarded_connect(self: socket.socket, address: object) -> None:
-    _check_address(address)
-    return _real_connect(self, address)
-
-
-def _guarded_connect_ex(self: socket.socket, address: object) -> int:
-    _check_address(address)
-    return _real_connect_ex(self, address)
-
-
+# ------------------------------------------------------------------------------------------ hooks
 def pytest_configure(config: pytest.Config) -> None:
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    guard_loopback()
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: nbval's notebook cells carry no marker of their own
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.suffix == ".ipynb":  # collected by nbval: every cell runs in a Jupyter kernel
+            item.add_marker(pytest.mark.kernel)
+        if "browser" in getattr(item, "fixturenames", ()):  # the page fixture too: it uses browser
+            item.add_marker(pytest.mark.browser)
 
 
 # ------------------------------------------------------------------------------------- fixtures
@@ -100,42 +79,18 @@ def models(settings):
 
 @pytest.fixture(scope="session")
 def digits_test_split():
-    from course_api.training import digits_split
+    from course_api.datasets import digits_split
 
     _, x_test, _, y_test = digits_split()
     return x_test, y_test
 
 
-def digit_png(pixels: np.ndarray, *, scale: int = 10, mode: str = "L", dark_on_light: bool = True, fmt: str = "PNG") -> bytes:
-    """Draw 8x8 digit pixels (0..16) as an image file, the way a student's drawing would arrive."""
-    from course_api.samples import draw, encode
+@pytest.fixture(name="free_port")
+def a_free_port() -> int:
+    """A free port on 127.0.0.1 (course_api.ports.free_port, the project's one helper for it)."""
+    from course_api import ports
 
-    return encode(draw(pixels, size=8 * scale, dark_on_light=dark_on_light, mode=mode), fmt)
-
-
-class _PageAssets(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.assets: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if (tag, name) in {("script", "src"), ("link", "href"), ("img", "src")} and value:
-                self.assets.append(value)
-
-
-def page_assets(html: str) -> list[str]:
-    """The addresses an HTML page loads by itself: its scripts, style sheets, icons and images."""
-    parser = _PageAssets()
-    parser.feed(html)
-    return parser.assets
-
-
-@pytest.fixture
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return ports.free_port()
 
 
 # ============================================================================ browser tests (Chromium)
@@ -144,38 +99,18 @@ def free_port() -> int:
 # skip and say how to install it, unless COURSE_API_REQUIRE_SYSTEM_TOOLS=1 (as in .ci/run): then they fail.
 # Every page runs behind a guard that aborts any request to an address other than 127.0.0.1, and a test
 # whose page tried one fails.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-sync", "--disable-quic", "--no-proxy-server",
-    # Belt and braces: Chromium cannot even resolve a host name other than 127.0.0.1.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-
-
-def _missing_system_tool(message: str) -> None:
-    import os
-
-    if os.environ.get("COURSE_API_REQUIRE_SYSTEM_TOOLS") == "1":
-        pytest.fail(f"{message} (COURSE_API_REQUIRE_SYSTEM_TOOLS=1: this run must not skip it)", pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> Iterator:
     """Headless Chromium (one per test module; Playwright gives every launch a fresh, empty profile)."""
-    import os
-
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        _missing_system_tool(
+        missing_system_tool(
             "Chromium is not installed, so the browser tests are skipped; to run them: "
             "sudo apt-get install chromium chromium-driver"
         )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing_system_tool("Playwright is not installed, so the browser tests are skipped; to run them: make setup")
+        missing_system_tool("Playwright is not installed, so the browser tests are skipped; to run them: make setup")
     # Never fetch a browser: point Playwright's own browser folder at an empty place.
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path_factory.mktemp("no-playwright-browsers")))
@@ -187,47 +122,9 @@ def browser(tmp_path_factory) -> Iterator:
             chromium.close()
 
 
-def _is_loopback_url(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return parts.scheme in ("data", "blob", "about") or parts.hostname == "127.0.0.1"
-
-
-@contextmanager
-def guarded_page(browser) -> Iterator:
-    """A page in a new browser context, and the list of its requests beyond 127.0.0.1 (aborted, not sent)."""
-    outside: list[str] = []
-
-    def guard(route) -> None:
-        if _is_loopback_url(route.request.url):
-            route.continue_()
-        else:
-            outside.append(f"{route.request.method} {route.request.url}")
-            route.abort("blockedbyclient")
-
-    def watch_websocket(websocket) -> None:  # routes do not see WebSockets: check them here
-        if not _is_loopback_url(websocket.url.replace("ws", "http", 1)):
-            outside.append(f"WebSocket {websocket.url}")
-
-    context = browser.new_context(viewport={"width": 1100, "height": 760}, service_workers="block")
-    context.set_default_timeout(20_000)
-    context.route("**/*", guard)
-    new_page = context.new_page()
-    new_page.on("websocket", watch_websocket)
-    new_page.errors = []
-    new_page.on("pageerror", lambda error: new_page.errors.append(str(error)))
-    new_page.console_errors = []
-    new_page.on("console", lambda message: message.type == "error" and new_page.console_errors.append(message.text))
-    try:
-        yield new_page, outside
-    finally:
-        context.close()
-
-
 @pytest.fixture
 def page(browser) -> Iterator:
-    """A guarded page (see guarded_page): a request beyond 127.0.0.1 fails the test when it ends.
+    """A guarded page (see helpers.guarded_page): a request beyond 127.0.0.1 fails the test when it ends.
 
     ``page.errors`` collects uncaught JavaScript errors and ``page.console_errors`` the console's error lines
     (failed loads, blocked content), for the tests that want none.
@@ -235,11 +132,3 @@ def page(browser) -> Iterator:
     with guarded_page(browser) as (new_page, outside):
         yield new_page
     assert outside == [], f"the page tried to reach addresses other than 127.0.0.1: {outside}"
-
-
-def save_screenshot(page, name: str) -> Path:
-    """Save a screenshot of ``page`` as test-artifacts/screenshots/<name>.png (kept by CI as an artifact)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    return path

@@ -17,6 +17,19 @@ from course_api.inference import Predictor
 from course_api.notebook import serve_in_background
 from course_api.samples import digit_pixels, digit_png
 from course_api.server import create_app
+from course_api.settings import Settings
+
+DEFAULTS = Settings.from_env(environ={})
+
+
+def batcher_options(**changes):
+    """The server's default micro-batching limits (one source: Settings), with ``changes``."""
+    options = {
+        "max_rows": DEFAULTS.microbatch_max_rows,
+        "max_wait_s": DEFAULTS.microbatch_wait_ms / 1000,
+        "queue_limit": DEFAULTS.queue_limit,
+    }
+    return {**options, **changes}
 
 
 class Recorder:
@@ -49,7 +62,7 @@ def test_a_lone_request_runs_at_once_in_a_batch_of_one(executor):
     model = Recorder()
 
     async def main():
-        batcher = MicroBatcher(model, executor, name="m", max_wait_s=0.5)
+        batcher = MicroBatcher(model, executor, name="m", **batcher_options(max_wait_s=0.5))
         started = time.perf_counter()
         result = await batcher([1.0])
         elapsed = time.perf_counter() - started
@@ -69,7 +82,7 @@ def test_requests_that_arrive_together_share_one_forward_pass_and_get_their_own_
     model = Recorder(gate=gate)
 
     async def main():
-        batcher = MicroBatcher(model, executor, name="m", max_batch_size=64)
+        batcher = MicroBatcher(model, executor, name="m", **batcher_options(max_rows=64))
         first = asyncio.ensure_future(batcher([0.0]))  # occupies the model until the gate opens
         await asyncio.sleep(0.05)
         others = [asyncio.ensure_future(batcher([float(i), float(i) + 0.5])) for i in range(1, 11)]
@@ -83,7 +96,9 @@ def test_requests_that_arrive_together_share_one_forward_pass_and_get_their_own_
     results, stats = run(main())
     assert [r.tolist() for r in results] == [[0.0]] + [[2.0 * i, 2.0 * i + 1.0] for i in range(1, 11)]
     assert model.batches == [1, 20], "the ten requests that queued while the model ran form one batch"
-    assert stats["requests"] == 11 and stats["batches"] == 2 and stats["largest_batch"] == 20
+    assert stats["requests"] == 11
+    assert stats["batches"] == 2
+    assert stats["largest_batch"] == 20
     assert stats["queued"] == 0
 
 
@@ -92,7 +107,7 @@ def test_batches_are_bounded_but_a_larger_request_still_runs(executor):
     model = Recorder(gate=gate)
 
     async def main():
-        batcher = MicroBatcher(model, executor, name="m", max_batch_size=4)
+        batcher = MicroBatcher(model, executor, name="m", **batcher_options(max_rows=4))
         first = asyncio.ensure_future(batcher([0.0]))
         await asyncio.sleep(0.05)
         waiting = [asyncio.ensure_future(batcher([1.0, 1.0, 1.0])) for _ in range(3)]
@@ -111,7 +126,7 @@ def test_a_full_queue_is_refused_and_the_rest_still_answered(executor):
     model = Recorder(gate=gate)
 
     async def main():
-        batcher = MicroBatcher(model, executor, name="digits", queue_limit=3)
+        batcher = MicroBatcher(model, executor, name="digits", **batcher_options(queue_limit=3))
         accepted = [asyncio.ensure_future(batcher([float(i)])) for i in range(3)]
         await asyncio.sleep(0.05)
         with pytest.raises(QueueFull) as refused:
@@ -122,7 +137,8 @@ def test_a_full_queue_is_refused_and_the_rest_still_answered(executor):
         return refused.value, results, batcher.describe()
 
     error, results, stats = run(main())
-    assert error.retry_after >= 1 and "busy" in str(error)
+    assert error.retry_after >= 1
+    assert "busy" in str(error)
     assert [r.tolist() for r in results] == [[0.0], [2.0], [4.0]]
     assert stats["rejected"] == 1
 
@@ -131,7 +147,7 @@ def test_batching_off_runs_every_request_alone(executor):
     model = Recorder(delay=0.01)
 
     async def main():
-        batcher = MicroBatcher(model, executor, name="m", enabled=False)
+        batcher = MicroBatcher(model, executor, name="m", **batcher_options(), enabled=False)
         results = await asyncio.gather(*[batcher([float(i)]) for i in range(5)])
         await batcher.close()
         return results
@@ -151,7 +167,7 @@ def test_a_failing_model_fails_its_batch_and_the_batcher_goes_on(executor):
         return np.asarray(rows) * 2
 
     async def main():
-        batcher = MicroBatcher(flaky, executor, name="m")
+        batcher = MicroBatcher(flaky, executor, name="m", **batcher_options())
         with pytest.raises(RuntimeError, match="out of memory"):
             await batcher([1.0])
         result = await batcher([2.0])
@@ -163,7 +179,7 @@ def test_a_failing_model_fails_its_batch_and_the_batcher_goes_on(executor):
 
 def test_close_refuses_new_requests(executor):
     async def main():
-        batcher = MicroBatcher(Recorder(), executor, name="m")
+        batcher = MicroBatcher(Recorder(), executor, name="m", **batcher_options())
         await batcher([1.0])
         await batcher.close()
         with pytest.raises(BatcherClosed):
@@ -172,13 +188,13 @@ def test_close_refuses_new_requests(executor):
     run(main())
 
 
-def test_batched_answers_equal_one_at_a_time(models):
+def test_batched_answers_equal_one_at_a_time(models, settings):
     """The real models: 48 digits and 48 sentences, batched by the Predictor or run alone, agree (allclose)."""
     images = [digit_pixels(n % 10, index=n // 10) for n in range(48)]
     texts = [f"{word} course number {n}" for n, word in enumerate(["great", "awful", "not bad", "boring"] * 12)]
 
     async def main():
-        predictor = Predictor(models, batching=True, max_batch_size=16)
+        predictor = Predictor(models, settings.with_changes(batching=True, microbatch_max_rows=16))
         try:
             digits = await asyncio.gather(*[predictor.digits([image]) for image in images])
             sentiment = await asyncio.gather(*[predictor.sentiment([text]) for text in texts])
@@ -187,7 +203,8 @@ def test_batched_answers_equal_one_at_a_time(models):
             await predictor.aclose()
 
     digits, sentiment, stats = run(main())
-    assert stats["digits"]["largest_batch"] > 1 and stats["digits"]["largest_batch"] <= 16
+    assert stats["digits"]["largest_batch"] > 1
+    assert stats["digits"]["largest_batch"] <= 16
     alone_digits = np.concatenate([models.digit_probabilities(image[None]) for image in images])
     alone_sentiment = np.concatenate([models.sentiment_probabilities([text]) for text in texts])
     np.testing.assert_allclose(digits, alone_digits, atol=1e-5)
@@ -200,14 +217,17 @@ def test_server_answers_the_same_with_and_without_batching(settings, batching):
         text = client.post("/predict/text", json={"text": "I love this course"}).json()
         image = client.post("/predict/image", files={"file": ("7.png", digit_png(7), "image/png")}).json()
         info = client.get("/model").json()["batching"]
-    assert text["label"] == "positive" and image["digit"] == 7
-    assert info["digits"]["enabled"] is batching and info["sentiment"]["requests"] == 1
+    assert text["label"] == "positive"
+    assert image["digit"] == 7
+    assert info["digits"]["enabled"] is batching
+    assert info["sentiment"]["requests"] == 1
 
 
 def test_full_queue_is_a_503_with_retry_after(settings):
-    with TestClient(create_app(settings.with_changes(queue_limit=1))) as client:
+    app = create_app(settings.with_changes(queue_limit=1))
+    with TestClient(app) as client:
         gate = threading.Event()
-        predictor = client.app.state.predictor
+        predictor = app.state.predictor
         original = predictor.sentiment.function
         predictor.sentiment.function = lambda texts: (gate.wait(5), original(texts))[1]
         with ThreadPoolExecutor(max_workers=1) as pool:

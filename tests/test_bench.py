@@ -9,24 +9,20 @@ unless COURSE_API_REQUIRE_SYSTEM_TOOLS=1 (as in .ci/run): then it fails.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package: import it from the checkout
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import report  # noqa: E402
-from benchmarks.run import SCENARIOS, _shown_args, build_parser  # noqa: E402
-from benchmarks.wrk import LUA_DIR, WrkError, parse_wrk_output, time_to_ms, wrk_command  # noqa: E402
+from benchmarks import report
+from benchmarks.run import _shown_args, build_parser
+from benchmarks.scenarios import SCENARIOS
+from benchmarks.wrk import LUA_DIR, WrkError, parse_wrk_output, time_to_ms, wrk_command
+from helpers import ROOT, missing_system_tool
 
 WRK_TEXT = """\
 Running 5s test @ http://127.0.0.1:41234/predict/image
@@ -68,9 +64,12 @@ def test_time_units():
 def test_parse_prefers_the_lua_line():
     result = parse_wrk_output(WRK_TEXT + LUA_LINE + "\n")
     assert result.source == "lua"
-    assert result.requests == 6500 and result.requests_per_s == pytest.approx(1297.405)
-    assert result.latency_ms["p50"] == pytest.approx(0.812) and result.latency_ms["p99"] == pytest.approx(1200)
-    assert result.non2xx == 6 and result.statuses == {"429": 1, "503": 5}
+    assert result.requests == 6500
+    assert result.requests_per_s == pytest.approx(1297.405)
+    assert result.latency_ms["p50"] == pytest.approx(0.812)
+    assert result.latency_ms["p99"] == pytest.approx(1200)
+    assert result.non2xx == 6
+    assert result.statuses == {"429": 1, "503": 5}
     assert result.socket_errors == 0
     assert result.error_count() == 6
     assert result.error_count(allowed_statuses=[503]) == 1  # the documented 503s are not failures
@@ -79,13 +78,18 @@ def test_parse_prefers_the_lua_line():
 def test_parse_falls_back_to_the_text_summary():
     result = parse_wrk_output(WRK_TEXT)
     assert result.source == "text"
-    assert result.requests == 6500 and result.duration_s == pytest.approx(5.01)
+    assert result.requests == 6500
+    assert result.duration_s == pytest.approx(5.01)
     assert result.requests_per_s == pytest.approx(1297.40)
     assert result.latency_ms["p50"] == pytest.approx(0.812)
     assert result.latency_ms["p99"] == pytest.approx(1200)
-    assert result.latency_ms["mean"] == pytest.approx(12.34) and result.latency_ms["max"] == pytest.approx(1020)
-    assert result.errors["read"] == 2 and result.errors["timeout"] == 1 and result.socket_errors == 3
-    assert result.non2xx == 7 and result.error_count() == 10
+    assert result.latency_ms["mean"] == pytest.approx(12.34)
+    assert result.latency_ms["max"] == pytest.approx(1020)
+    assert result.errors["read"] == 2
+    assert result.errors["timeout"] == 1
+    assert result.socket_errors == 3
+    assert result.non2xx == 7
+    assert result.error_count() == 10
 
 
 def test_parse_a_clean_run_without_error_lines():
@@ -116,40 +120,66 @@ def test_every_scenario_has_its_lua_script():
         assert "common.lua" in script
         assert scenario.path in script
     common = (LUA_DIR / "common.lua").read_text()
-    assert "function done(" in common and "function response(" in common and "BENCH_RESULT " in common
+    assert "function done(" in common
+    assert "function response(" in common
+    assert "BENCH_RESULT " in common
 
 
 def test_cli_defaults():
     args = build_parser().parse_args([])
-    assert args.concurrency == [1, 16, 64] and args.duration == 5 and args.batching == [True, False]
+    assert args.concurrency == [1, 16, 64]
+    assert args.duration == 5
+    assert args.batching == [True, False]
     assert build_parser().parse_args(["--scenarios", "naive,health"]).scenarios == ["health", "naive"]
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--scenarios", "nope"])
     # The command recorded with the results leaves out what does not change the measurement.
     assert _shown_args(["--update-readme", "--note", "busy machine", "--quick", "--device", "cpu"]) == [
-        "--quick", "--device", "cpu",
+        "--quick",
+        "--device",
+        "cpu",
     ]
 
 
 # ------------------------------------------------------------------------------------------ reporting
 def _row(scenario: str, conc: int, rps: float, batching: bool | None = True, p50: float = 1.0) -> dict:
     return {
-        "scenario": scenario, "batching": None if scenario in ("naive",) else batching, "concurrency": conc,
-        "requests_per_s": rps, "latency_ms": {"p50": p50, "p99": 2 * p50}, "error_count": 0,
-        "server_cpu_cores": 1.0, "wrk_cpu_cores": 0.1,
+        "scenario": scenario,
+        "batching": None if scenario in ("naive",) else batching,
+        "concurrency": conc,
+        "requests_per_s": rps,
+        "latency_ms": {"p50": p50, "p99": 2 * p50},
+        "error_count": 0,
+        "server_cpu_cores": 1.0,
+        "wrk_cpu_cores": 0.1,
     }
 
 
 def _document(device: str = "cpu") -> dict:
     rows = [
-        _row("health", 16, 1000), _row("image", 16, 300), _row("text", 16, 700), _row("naive", 16, 90),
-        _row("image", 1, 100, True, p50=1.0), _row("image", 1, 100, False, p50=2.0),
-        _row("image", 64, 900, True), _row("image", 64, 100, False),
+        _row("health", 16, 1000),
+        _row("image", 16, 300),
+        _row("text", 16, 700),
+        _row("naive", 16, 90),
+        _row("image", 1, 100, True, p50=1.0),
+        _row("image", 1, 100, False, p50=2.0),
+        _row("image", 64, 900, True),
+        _row("image", 64, 100, False),
     ]
     return {
-        "created": "2030-01-01T00:00:00+00:00", "command": "python -m benchmarks.run",
-        "machine": {"hostname": "h", "cpu_model": "cpu", "cores": 2, "platform": "Linux", "python": "3.11",
-                    "torch": "2", "fastapi": "0", "uvicorn": "0", "wrk": "wrk 4"},
+        "created": "2030-01-01T00:00:00+00:00",
+        "command": "python -m benchmarks.run",
+        "machine": {
+            "hostname": "h",
+            "cpu_model": "cpu",
+            "cores": 2,
+            "platform": "Linux",
+            "python": "3.11",
+            "torch": "2",
+            "fastapi": "0",
+            "uvicorn": "0",
+            "wrk": "wrk 4",
+        },
         "config": {"duration_s": 5, "warmup_s": 1, "ratio_concurrency": 16, "wrk_threads": 1, "device": device},
         "server": {"device": device},
         "results": rows,
@@ -160,14 +190,17 @@ def _document(device: str = "cpu") -> dict:
 def test_checks_compare_with_the_targets():
     found = {c["name"]: c for c in report.checks(_document())}
     image_vs_health = found["/predict/image ÷ health, req/s @16"]
-    assert image_vs_health["value"] == pytest.approx(0.3) and image_vs_health["pass"] is False
+    assert image_vs_health["value"] == pytest.approx(0.3)
+    assert image_vs_health["pass"] is False
     assert report.verdict(image_vs_health) == "MISS by 25%"
     assert found["/predict/text ÷ health, req/s @16"]["pass"] is True
     assert found["/predict/image ÷ naive baseline, req/s @16"]["value"] == pytest.approx(300 / 90)
     cold = found["cold start to first /predict/image, median of 3 (s)"]
-    assert cold["pass"] is False and report.verdict(cold) == "MISS by 20%"
+    assert cold["pass"] is False
+    assert report.verdict(cold) == "MISS by 20%"
     batched = found["image: batching on ÷ off, req/s @64"]
-    assert batched["value"] == pytest.approx(9) and not batched["applies"]  # a GPU target, measured on CPU
+    assert batched["value"] == pytest.approx(9)
+    assert not batched["applies"]
     assert report.verdict(batched).startswith("(PASS; target on GPU")
     assert found["image: p50 @1, batching on ÷ off"]["value"] == pytest.approx(0.5)
     gpu = {c["name"]: c for c in report.checks(_document("cuda:0"))}
@@ -178,14 +211,17 @@ def test_markdown_and_readme_section(tmp_path):
     data = _document()
     section = report.markdown(data)
     assert "| health | on | 16 | 1000.0 |" in section
-    assert "MISS by 25%" in section and "median 3.00 s" in section
+    assert "MISS by 25%" in section
+    assert "median 3.00 s" in section
     assert "python -m benchmarks.run" in section
     readme = tmp_path / "README.md"
     begin, end = report.markers("cpu")
     readme.write_text(f"# title\n\n{begin}\nold numbers\n{end}\n\nafter\n")
     report.update_readme(section, "cpu", readme)
     text = readme.read_text()
-    assert "old numbers" not in text and "| health | on | 16 |" in text and text.endswith("\n\nafter\n")
+    assert "old numbers" not in text
+    assert "| health | on | 16 |" in text
+    assert text.endswith("\n\nafter\n")
     with pytest.raises(ValueError, match="markers"):
         report.update_readme(section, "cuda", readme)
 
@@ -194,12 +230,14 @@ def test_the_readme_has_sections_to_regenerate():
     readme = (ROOT / "benchmarks" / "README.md").read_text()
     for key in ("cpu", "cuda"):
         begin, end = report.markers(key)
-        assert begin in readme and end in readme
+        assert begin in readme
+        assert end in readme
 
 
 def test_make_bench_target():
     makefile = (ROOT / "Makefile").read_text()
-    assert "bench:" in makefile and "benchmarks.run" in makefile
+    assert "bench:" in makefile
+    assert "benchmarks.run" in makefile
     phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:"))
     assert " bench" in phony
 
@@ -207,48 +245,77 @@ def test_make_bench_target():
 # ------------------------------------------------------------------------------------------ smoke run
 def _require_wrk() -> str:
     wrk = shutil.which("wrk")
-    if wrk:
-        return wrk
-    message = "wrk is not installed, so the benchmark smoke test is skipped; to run it: sudo apt-get install wrk"
-    if os.environ.get("COURSE_API_REQUIRE_SYSTEM_TOOLS") == "1":
-        pytest.fail(f"{message} (COURSE_API_REQUIRE_SYSTEM_TOOLS=1: this run must not skip it)", pytrace=False)
-    pytest.skip(message)
+    if not wrk:
+        missing_system_tool(
+            "wrk is not installed, so the benchmark smoke test is skipped; to run it: sudo apt-get install wrk"
+        )
+    return wrk
 
 
+@pytest.mark.wrk
+@pytest.mark.load
+@pytest.mark.subprocess
 @pytest.mark.timeout(120)
 def test_smoke_run(tmp_path):
     _require_wrk()
     output = tmp_path / "bench.json"
     command = [
-        sys.executable, "-m", "benchmarks.run", "--duration", "1", "--warmup", "0", "--concurrency", "1,4",
-        "--scenarios", "health,image,naive", "--batching", "on", "--cold-runs", "1", "--device", "cpu",
-        "--output", str(output),
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+        "--concurrency",
+        "1,4",
+        "--scenarios",
+        "health,image,naive",
+        "--batching",
+        "on",
+        "--cold-runs",
+        "1",
+        "--device",
+        "cpu",
+        "--output",
+        str(output),
     ]
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=110)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=110, check=False)
     elapsed = time.perf_counter() - start
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     data = json.loads(output.read_text())
     assert output.with_suffix(".md").read_text().startswith("Measured ")
     assert {"created", "command", "machine", "config", "server", "results", "cold_start", "checks", "ok"} <= set(data)
-    assert data["ok"] is True and data["errors"] == 0
+    assert data["ok"] is True
+    assert data["errors"] == 0
     assert data["server"]["device"] == "cpu"
-    assert data["machine"]["cores"] >= 1 and data["machine"]["torch"] != "-"
+    assert data["machine"]["cores"] >= 1
+    assert data["machine"]["torch"] != "-"
     rows = data["results"]
     assert [(r["scenario"], r["concurrency"]) for r in rows] == [
-        ("health", 1), ("health", 4), ("image", 1), ("image", 4), ("naive", 1), ("naive", 4),
+        ("health", 1),
+        ("health", 4),
+        ("image", 1),
+        ("image", 4),
+        ("naive", 1),
+        ("naive", 4),
     ]
     for row in rows:
-        assert row["error_count"] == 0 and row["errors"]["non2xx"] == 0, row
-        assert row["requests"] > 0 and row["requests_per_s"] > 0
+        assert row["error_count"] == 0, row
+        assert row["errors"]["non2xx"] == 0, row
+        assert row["requests"] > 0
+        assert row["requests_per_s"] > 0
         assert 0 < row["latency_ms"]["p50"] <= row["latency_ms"]["p99"]
         assert row["source"] == "lua"  # the done() hook's JSON line was read
     assert {r["answer"] for r in rows if r["scenario"] in ("image", "naive")} == {"7"}
     cold = data["cold_start"]
-    assert len(cold["runs_s"]) == 1 and cold["median_s"] > 0
+    assert len(cold["runs_s"]) == 1
+    assert cold["median_s"] > 0
     names = {c["name"] for c in data["checks"]}
     assert {"/predict/image ÷ health, req/s @4", "/predict/image ÷ naive baseline, req/s @4"} <= names
-    assert "req/s" in done.stdout and ("PASS" in done.stdout or "MISS" in done.stdout)
+    assert "req/s" in done.stdout
+    assert "PASS" in done.stdout or "MISS" in done.stdout
     # Every server the harness started is gone: its port refuses connections.
     ports = [int(p) for p in re.findall(r"answering on 127\.0\.0\.1:(\d+)", done.stderr)]
     assert len(ports) == 2, done.stderr

@@ -1,9 +1,9 @@
 """In a real browser: /docs, /redoc and the playground work offline, served by the course server alone.
 
 Headless Chromium from Debian's packages (``/usr/bin/chromium``), driven by Playwright; see the ``browser``
-and ``page`` fixtures at the end of conftest.py. Without Chromium these tests skip and say how to install
-it. Every page runs behind a guard: a request to any address other than 127.0.0.1 is aborted and fails the
-test. Screenshots go to test-artifacts/screenshots/.
+and ``page`` fixtures in conftest.py and ``guarded_page`` in helpers.py. Without Chromium these tests skip and
+say how to install it. Every page runs behind a guard: a request to any address other than 127.0.0.1 is
+aborted and fails the test. Screenshots go to test-artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import tomllib
 from fnmatch import fnmatch
 
 import httpx2
+import pytest
 
-from conftest import ROOT, guarded_page, page_assets, save_screenshot
-from course_api.playground import CONTENT_SECURITY_POLICY
+from course_api.middleware import CONTENT_SECURITY_POLICY
 from course_api.samples import digit_png
+from helpers import ROOT, guarded_page, page_assets, save_screenshot
 
 TIMEOUT_MS = 20_000
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
@@ -40,6 +41,7 @@ def operations(base_url: str) -> set[tuple[str, str]]:
 
 
 # ------------------------------------------------------------------------------------ the guard itself
+@pytest.mark.browser
 def test_the_guard_aborts_and_reports_requests_beyond_127_0_0_1(browser):
     with guarded_page(browser) as (page, outside):
         error = page.evaluate("() => fetch('http://192.0.2.1/probe').then(() => 'sent', (e) => e.message)")
@@ -48,13 +50,17 @@ def test_the_guard_aborts_and_reports_requests_beyond_127_0_0_1(browser):
 
 
 # ------------------------------------------------------------------------------------ /docs, /redoc
+@pytest.mark.browser
 def test_swagger_ui_renders_every_operation_and_executes_a_request(page, live_server):
     expected = operations(live_server.url)
     page.goto(f"{live_server.url}/docs")
     blocks = page.locator(".opblock")
     expect(blocks).to_have_count(len(expected), timeout=TIMEOUT_MS)
     shown = {
-        (block.locator(".opblock-summary-method").inner_text().strip(), block.locator(".opblock-summary-path").get_attribute("data-path"))
+        (
+            block.locator(".opblock-summary-method").inner_text().strip(),
+            block.locator(".opblock-summary-path").get_attribute("data-path"),
+        )
         for block in blocks.all()
     }
     assert shown == expected
@@ -74,9 +80,11 @@ def test_swagger_ui_renders_every_operation_and_executes_a_request(page, live_se
     expect(body).to_contain_text('"item_id": 5')
     assert json.loads(body.inner_text()) == {"item_id": 5, "q": "somequery"}
     expect(operation.locator(".request-url")).to_contain_text(f"{live_server.url}/items/5?q=somequery")
-    assert page.errors == [] and page.console_errors == []
+    assert page.errors == []
+    assert page.console_errors == []
 
 
+@pytest.mark.browser
 def test_redoc_renders_every_operation(page, live_server):
     expected = operations(live_server.url)
     summaries = {
@@ -99,6 +107,7 @@ def test_redoc_renders_every_operation(page, live_server):
 
 
 # ------------------------------------------------------------------------------------ the playground
+@pytest.mark.browser
 def test_playground_predicts_an_uploaded_digit(page, live_server):
     page.goto(f"{live_server.url}/playground")
     page.get_by_label("A PNG or JPEG of one handwritten digit").set_input_files(
@@ -107,14 +116,17 @@ def test_playground_predicts_an_uploaded_digit(page, live_server):
     expect(page.locator("#status")).to_have_text("200 OK", timeout=TIMEOUT_MS)
     expect(page.locator("#prediction")).to_have_text(re.compile(r"^digit 7 \(\d+\.\d%\)$"))
     answer = json.loads(page.locator("#json").inner_text())
-    assert answer["digit"] == 7 and len(answer["pixels"]) == 8
+    assert answer["digit"] == 7
+    assert len(answer["pixels"]) == 8
     assert page.locator("#curl").inner_text() == f"curl -s -F 'file=@digit.png' {live_server.url}/predict/image"
     expect(page.locator("#seen-canvas")).to_be_visible()
     expect(page.get_by_role("img", name="the image you chose: digit.png")).to_be_visible()
     save_screenshot(page, "playground")
-    assert page.errors == [] and page.console_errors == []  # the favicon, too, comes from the server
+    assert page.errors == []
+    assert page.console_errors == []
 
 
+@pytest.mark.browser
 def test_playground_text_errors_drop_and_drawing(page, live_server):
     page.goto(f"{live_server.url}/playground")
     status, prediction = page.locator("#status"), page.locator("#prediction")
@@ -125,10 +137,12 @@ def test_playground_text_errors_drop_and_drawing(page, live_server):
     expect(status).to_have_text("200 OK", timeout=TIMEOUT_MS)
     expect(prediction).to_contain_text("negative")
     curl = page.locator("#curl").inner_text()
-    assert curl.startswith("curl -s -H \"Content-Type: application/json\" -d '{\"text\":\"I don'\\''t like waiting\"}' ")
+    assert curl.startswith('curl -s -H "Content-Type: application/json" -d \'{"text":"I don\'\\\'\'t like waiting"}\' ')
     if shutil.which("curl"):  # the command the page shows gives the answer the page shows
         no_proxy = {name: value for name, value in os.environ.items() if "proxy" not in name.lower()}
-        shown = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True, env=no_proxy).stdout
+        shown = subprocess.run(
+            ["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True, env=no_proxy
+        ).stdout
         assert json.loads(shown) == json.loads(page.locator("#json").inner_text())
 
     # A client's mistake: the page shows the server's explanation.
@@ -166,11 +180,13 @@ def test_playground_text_errors_drop_and_drawing(page, live_server):
 # ------------------------------------------------------------------------------------ without a browser
 def test_playground_page_loads_only_same_origin_assets(test_client):
     response = test_client.get("/playground")
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
     assets = page_assets(response.text)
     assert len(assets) == 3, assets  # the script, the style sheet and the icon
     for asset in assets:
-        assert asset.startswith("/") and not asset.startswith("//"), f"{asset} is not on the same origin"
+        assert asset.startswith("/"), f"{asset} is not on the same origin"
+        assert not asset.startswith("//"), f"{asset} is not on the same origin"
         answer = test_client.get(asset)
         assert answer.status_code == 200, asset
         assert answer.headers["content-type"].split(";")[0] in ("text/javascript", "text/css", "image/png"), asset
@@ -185,14 +201,16 @@ def test_pages_for_people_forbid_other_sites(test_client):
     (ReDoc's bundle, for one, would fetch its maker's logo from a CDN). API answers carry none."""
     for path in ("/docs", "/redoc", "/playground"):
         assert test_client.get(path).headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-    assert "default-src 'self'" in CONTENT_SECURITY_POLICY and "https:" not in CONTENT_SECURITY_POLICY
+    assert "default-src 'self'" in CONTENT_SECURITY_POLICY
+    assert "https:" not in CONTENT_SECURITY_POLICY
     assert "content-security-policy" not in test_client.get("/items/5").headers
 
 
 def test_playground_serves_no_other_file(test_client):
     assert test_client.get("/playground/static/../server.py").status_code == 404
     answer = test_client.get("/playground/static/secret.txt")
-    assert answer.status_code == 404 and "playground.js" in answer.json()["detail"]
+    assert answer.status_code == 404
+    assert "playground.js" in answer.json()["detail"]
 
 
 def test_playground_files_ship_in_the_wheel():

@@ -1,4 +1,5 @@
-"""The self-checks say specifically what is wrong, say "not done yet" for untouched exercises, and pass right answers."""
+"""The self-checks say specifically what is wrong, say "not done yet" for untouched exercises, and pass right
+answers."""
 
 from __future__ import annotations
 
@@ -22,13 +23,15 @@ def test_not_done_is_a_not_implemented_error_that_names_what_is_missing(ns):
 
 
 def test_unknown_exercise_lists_the_known_ones():
-    with pytest.raises(ValueError, match="01.1"):
+    with pytest.raises(ValueError, match=r"01\.1"):
         check("99.9", {})
 
 
 def test_404_check_explains_a_200(ns, capsys):
     ns["missing"] = requests.get(f"{ns['api_url']}/astros.json", timeout=10)
-    with pytest.raises(CheckFailed, match="Expected status 404, your request got 200: did you ask for a path that exists"):
+    with pytest.raises(
+        CheckFailed, match="Expected status 404, your request got 200: did you ask for a path that exists"
+    ):
         check("01.1", ns)
     ns["missing"] = requests.get(f"{ns['api_url']}/nope", timeout=10)
     check("01.1", ns)
@@ -84,7 +87,7 @@ def test_pydantic_check_wants_the_number_constraint(ns):
 
 def test_missing_note_check_explains_a_500():
     app = FastAPI()
-    notes = {}
+    notes: dict[int, dict] = {}
 
     @app.post("/notes", status_code=201)
     def create_note(note: dict) -> dict:
@@ -123,7 +126,6 @@ def test_every_exercise_has_a_title_and_needs():
 def test_top3_check_explains_a_500_for_a_text_file():
     import numpy as np
 
-
     from course_api.imaging import decode_image, digit_pixels
     from course_api.inference import ModelService
     from course_api.settings import Settings
@@ -133,7 +135,9 @@ def test_top3_check_explains_a_500_for_a_text_file():
 
     @app.post("/top3")
     def top3(file: UploadFile = File(...)) -> dict:
-        probabilities = service.digit_probabilities(digit_pixels(decode_image(file.file.read(), max_pixels=10**8))[None])[0]
+        probabilities = service.digit_probabilities(
+            digit_pixels(decode_image(file.file.read(), max_pixels=10**8))[None]
+        )[0]
         best = np.argsort(probabilities)[::-1][:3]
         return {"top3": [{"digit": int(d), "probability": float(probabilities[d])} for d in best]}
 
@@ -142,14 +146,18 @@ def test_top3_check_explains_a_500_for_a_text_file():
 
 
 def test_dockerfile_check_runs_hadolint():
-    dockerfile = 'FROM python:3.12-slim\nRUN apt-get update && apt-get install -y curl\nCMD ["uvicorn", "app.main:app"]\n'
+    dockerfile = (
+        'FROM python:3.12-slim\nRUN apt-get update && apt-get install -y curl\nCMD ["uvicorn", "app.main:app"]\n'
+    )
     with pytest.raises(CheckFailed, match="hadolint"):
         check("05.3", {"dockerfile": dockerfile})
 
 
 def test_run_command_check_catches_the_drafts_name_mismatch():
-    ns = {"build_command": ["docker", "build", "-t", "my_fastapi_app", "."],
-          "run_command": ["docker", "run", "-d", "--name", "mycontainer", "-p", "80:80", "myimage"]}
+    ns = {
+        "build_command": ["docker", "build", "-t", "my_fastapi_app", "."],
+        "run_command": ["docker", "run", "-d", "--name", "mycontainer", "-p", "80:80", "myimage"],
+    }
     with pytest.raises(CheckFailed, match="the draft's mistake"):
         check("05.4", ns)
 

@@ -8,12 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx2
 import pytest
 
-BIN = Path(sys.executable).parent
+from helpers import BIN, output_of
+
+pytestmark = pytest.mark.subprocess  # every test runs the course-api command in a process of its own
 
 
 def course_api(*args: str) -> list[str]:
@@ -25,7 +26,7 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> httpx2
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"server exited early with {process.returncode}: {process.stdout.read()}")
+            raise AssertionError(f"server exited early with {process.returncode}: {output_of(process)}")
         try:
             return httpx2.get(url, timeout=2)
         except httpx2.TransportError:
@@ -38,7 +39,10 @@ def test_serve_answers_and_stops_cleanly(free_port, stop_signal):
     env = {**os.environ, "COURSE_API_DEVICE": "cpu"}
     process = subprocess.Popen(
         course_api("serve", "--port", str(free_port)),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
     try:
         response = wait_for(f"http://127.0.0.1:{free_port}/", process)
@@ -53,7 +57,7 @@ def test_serve_answers_and_stops_cleanly(free_port, stop_signal):
         assert httpx2.get(f"{base}/model").json()["device"] == "cpu"
         process.send_signal(stop_signal)
         assert process.wait(timeout=20) == 0
-        output = process.stdout.read()
+        output = output_of(process)
         assert f"http://127.0.0.1:{free_port}" in output
         assert "Application shutdown complete" in output
         assert "Traceback" not in output
@@ -67,13 +71,17 @@ def test_serve_refuses_a_missing_device():
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA, so asking for it is not an error here")  # pragma: no cover
-    out = subprocess.run(course_api("serve", "--device", "cuda"), capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        course_api("serve", "--device", "cuda"), capture_output=True, text=True, timeout=60, check=False
+    )
     assert out.returncode == 2
     assert "Available: cpu" in out.stderr
 
 
 def test_python_dash_m_is_the_same_command():
-    out = subprocess.run([sys.executable, "-m", "course_api", "--help"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "course_api", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert out.returncode == 0
     for command in ("serve", "train", "doctor"):
         assert command in out.stdout
@@ -84,7 +92,7 @@ def test_console_script_is_installed():
 
 
 def test_doctor_reports_versions_device_and_kernel():
-    out = subprocess.run(course_api("doctor"), capture_output=True, text=True, timeout=120)
+    out = subprocess.run(course_api("doctor"), capture_output=True, text=True, timeout=120, check=False)
     for needle in ("torch", "fastapi", "uvicorn", "device", "jupyter kernel", "weights"):
         assert needle in out.stdout
     assert out.returncode == 0, out.stdout  # make setup registers the kernel, so all is well here
@@ -92,15 +100,20 @@ def test_doctor_reports_versions_device_and_kernel():
 
 def test_doctor_explains_a_bad_device_setting():
     env = {**os.environ, "COURSE_API_DEVICE": "gpu"}
-    out = subprocess.run(course_api("doctor"), capture_output=True, text=True, timeout=120, env=env)
+    out = subprocess.run(course_api("doctor"), capture_output=True, text=True, timeout=120, env=env, check=False)
     assert out.returncode == 1
     assert "Unset COURSE_API_DEVICE" in out.stdout
 
 
 def test_train_writes_weights_and_card(tmp_path):
     out = subprocess.run(
-        course_api("train", "--model", "digits", "--epochs", "1", "--device", "cpu", "--output", str(tmp_path), "--no-progress"),
-        capture_output=True, text=True, timeout=300,
+        course_api(
+            "train", "--model", "digits", "--epochs", "1", "--device", "cpu", "--output", str(tmp_path), "--no-progress"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "digits_cnn.safetensors").is_file()
@@ -114,7 +127,9 @@ def test_serve_on_a_port_in_use_says_so_and_exits(free_port):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", free_port))
         taken.listen()
-        result = subprocess.run(course_api("serve", "--port", str(free_port)), capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            course_api("serve", "--port", str(free_port)), capture_output=True, text=True, timeout=60, check=False
+        )
     assert result.returncode == 1
     assert f"port {free_port} on 127.0.0.1 is already in use" in result.stderr
     assert f"--port {free_port + 1}" in result.stderr

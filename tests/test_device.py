@@ -91,6 +91,7 @@ def test_available_devices_lists_cpu_last(machine):
     assert dev.available_devices() == ["cuda:0", "cuda:1", "cpu"]
 
 
+@pytest.mark.subprocess
 def test_importing_the_package_and_server_does_not_initialise_cuda():
     code = (
         "import torch, course_api, course_api.server, course_api.notebook, course_api.device\n"
@@ -102,6 +103,7 @@ def test_importing_the_package_and_server_does_not_initialise_cuda():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.subprocess
 def test_importing_course_api_is_light():
     code = "import sys, course_api; print('torch' in sys.modules, 'fastapi' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
 import nbformat
 import yaml
@@ -12,7 +11,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
 
 
 def pyproject() -> dict:
@@ -20,9 +19,9 @@ def pyproject() -> dict:
 
 
 def pins() -> dict[str, str]:
-    result = {}
-    for line in (ROOT / "constraints.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
+    result: dict[str, str] = {}
+    for raw_line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = raw_line.split("#")[0].strip()
         if line:
             name, _, version = line.partition("==")
             assert version, f"constraints.txt line {line!r} is not an exact pin"
@@ -63,7 +62,9 @@ def test_environment_yml_builds_the_same_environment():
     pip_lines = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "-c constraints.txt" in pip_lines
     editable = next(line for line in pip_lines if line.startswith("-e ."))
-    extras = set(re.search(r"\[(.*)\]", editable).group(1).split(","))
+    listed = re.search(r"\[(.*)\]", editable)
+    assert listed, editable
+    extras = set(listed.group(1).split(","))
     assert extras == set(pyproject()["project"]["optional-dependencies"])
     makefile = (ROOT / "Makefile").read_text()
     assert f'-c constraints.txt -e ".[{",".join(sorted(extras))}]"' in makefile
@@ -78,7 +79,9 @@ def test_makefile_has_the_planned_targets():
 
 def test_readme_opens_with_the_two_commands():
     readme = (ROOT / "README.md").read_text()
-    first_block = re.search(r"```(?:bash|sh)?\n(.*?)```", readme, re.S).group(1)
+    block = re.search(r"```(?:bash|sh)?\n(.*?)```", readme, re.S)
+    assert block, "the README has no code block"
+    first_block = block.group(1)
     commands = [line.strip() for line in first_block.splitlines() if line.strip() and not line.strip().startswith("#")]
     assert commands == ["make lab", "make test"]
     assert "COURSE_API_DEVICE=cuda" in readme

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from course_api.exercises import BEGIN, END, HINT, MarkerError, build_all, build_exercise, count_solutions, problems, stub_code
+from course_api.exercises import (
+    BEGIN,
+    END,
+    HINT,
+    MarkerError,
+    build_all,
+    build_exercise,
+    count_solutions,
+    problems,
+    stub_code,
+)
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 
 
 def solution_lines(nb: nbformat.NotebookNode) -> set[str]:
     """Code lines that stand only inside solution blocks (not also elsewhere in the notebook, nor in a hint)."""
-    inside, outside, hints = set(), set(), []
+    inside: set[str] = set()
+    outside: set[str] = set()
+    hints: list[str] = []
     for cell in nb.cells:
         in_block = False
         for line in cell.source.splitlines():
@@ -63,8 +74,9 @@ def test_exercise_is_the_solution_minus_the_answers(path):
     solution = nbformat.read(path, as_version=4)
     exercise = nbformat.read(ROOT / "exercises" / path.name, as_version=4)
     assert len(exercise.cells) == len(solution.cells)
-    for sol, ex in zip(solution.cells, exercise.cells):
-        assert sol.cell_type == ex.cell_type and sol.metadata == ex.metadata
+    for sol, ex in zip(solution.cells, exercise.cells, strict=True):
+        assert sol.cell_type == ex.cell_type
+        assert sol.metadata == ex.metadata
         if BEGIN not in sol.source:
             assert sol.source == ex.source
         else:
@@ -72,7 +84,10 @@ def test_exercise_is_the_solution_minus_the_answers(path):
 
 
 def test_stub_keeps_indentation_and_hint():
-    source = "def f(x):\n    ### BEGIN SOLUTION\n    ### HINT: double it\n    return 2 * x\n    ### END SOLUTION\nprint(f(2))"
+    source = (
+        "def f(x):\n    ### BEGIN SOLUTION\n    ### HINT: double it\n"
+        "    return 2 * x\n    ### END SOLUTION\nprint(f(2))"
+    )
     assert stub_code(source) == (
         "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError('double it')\nprint(f(2))"
     )
@@ -80,7 +95,8 @@ def test_stub_keeps_indentation_and_hint():
 
 def test_stub_without_hint_has_a_default_message():
     stubbed = stub_code(f"{BEGIN}\nx = 1\n{END}")
-    assert "raise NotImplementedError(" in stubbed and "x = 1" not in stubbed
+    assert "raise NotImplementedError(" in stubbed
+    assert "x = 1" not in stubbed
 
 
 @pytest.mark.parametrize("source", [f"{BEGIN}\nx = 1", f"x = 1\n{END}", f"{BEGIN}\n{BEGIN}\n{END}\n{END}"])
@@ -90,16 +106,22 @@ def test_unbalanced_markers_are_errors(source):
 
 
 def test_markdown_answers_are_hidden_and_outputs_cleared():
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell(f"Why?\n{BEGIN}\nBecause.\n{END}"),
-        nbformat.v4.new_code_cell("print(1)", execution_count=3, outputs=[nbformat.v4.new_output("stream", text="1\n")]),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(f"Why?\n{BEGIN}\nBecause.\n{END}"),
+            nbformat.v4.new_code_cell(
+                "print(1)", execution_count=3, outputs=[nbformat.v4.new_output("stream", text="1\n")]
+            ),
+        ]
+    )
     built = build_exercise(nb)
     assert built.cells[0].source == "Why?\n*Your answer here.*"
-    assert built.cells[1].outputs == [] and built.cells[1].execution_count is None
+    assert built.cells[1].outputs == []
+    assert built.cells[1].execution_count is None
     assert nb.cells[1].outputs, "the solution itself is not modified"
 
 
+@pytest.mark.subprocess
 def test_cli_check_and_build(tmp_path):
     solutions, exercises = tmp_path / "solutions", tmp_path / "exercises"
     solutions.mkdir()
@@ -107,13 +129,17 @@ def test_cli_check_and_build(tmp_path):
     nbformat.write(nb, solutions / "01_demo.ipynb")
     cli = [sys.executable, "-m", "course_api", "build-exercises"]
 
-    stale = subprocess.run([*cli, "--check"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert stale.returncode == 1 and "missing" in stale.stdout and "make exercises" in stale.stderr
-    assert subprocess.run(cli, cwd=tmp_path, capture_output=True, timeout=60).returncode == 0
+    stale = subprocess.run([*cli, "--check"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert stale.returncode == 1
+    assert "missing" in stale.stdout
+    assert "make exercises" in stale.stderr
+    assert subprocess.run(cli, cwd=tmp_path, capture_output=True, timeout=60, check=False).returncode == 0
     assert "answer = 42" not in (exercises / "01_demo.ipynb").read_text()
-    fresh = subprocess.run([*cli, "--check"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert fresh.returncode == 0 and "unchanged" in fresh.stdout
+    fresh = subprocess.run([*cli, "--check"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert fresh.returncode == 0
+    assert "unchanged" in fresh.stdout
 
     (exercises / "09_gone.ipynb").write_text("{}")
-    orphan = subprocess.run([*cli, "--check"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert orphan.returncode == 1 and "orphan" in orphan.stdout
+    orphan = subprocess.run([*cli, "--check"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert orphan.returncode == 1
+    assert "orphan" in orphan.stdout

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -32,7 +33,8 @@ SPEC = create_app(SETTINGS).openapi()  # no models load here: only the lifespan 
 OPERATIONS = [f"{method.upper()} {path}" for path, methods in SPEC["paths"].items() for method in methods]
 # Negative examples need something to make invalid: parameters or a body.
 TAKES_INPUT = [
-    label for label in OPERATIONS
+    label
+    for label in OPERATIONS
     if {"parameters", "requestBody"} & set(SPEC["paths"][label.split(" ", 1)[1]][label.split(" ", 1)[0].lower()])
 ]
 CASES = [(label, "positive") for label in OPERATIONS] + [(label, "negative") for label in TAKES_INPUT]
@@ -54,8 +56,11 @@ def check_problem_details(response: Any) -> None:
     content_type = response.headers.get("content-type") or [""]  # schemathesis keeps every value of a header
     assert content_type == ["application/problem+json"], (content_type, response.text[:300])
     body = response.json()
-    assert body["status"] == response.status_code and body["title"] and body["type"], body
-    assert isinstance(body["detail"], str) and body["detail"], body
+    assert body["status"] == response.status_code, body
+    assert body["title"], body
+    assert body["type"], body
+    assert isinstance(body["detail"], str), body
+    assert body["detail"], body
     assert "Traceback" not in response.text
 
 
@@ -66,7 +71,10 @@ def fuzz(schema: Any, label: str, mode: str, examples: int, **call: Any) -> None
 
     @given(case=schema[path][method].as_strategy(generation_mode=GenerationMode(mode)))
     @hypothesis_settings(
-        max_examples=examples, deadline=None, derandomize=True, database=None,
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:
@@ -94,21 +102,36 @@ def loopback_schema(live_server):
     return schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
 
 
+@pytest.mark.slow  # hypothesis: 100 examples for each operation and mode
 @pytest.mark.parametrize(("label", "mode"), CASES)
 def test_fuzz_in_process(asgi_schema, label, mode):
     fuzz(asgi_schema, label, mode, IN_PROCESS_EXAMPLES)
 
 
+@pytest.mark.slow  # hypothesis: 25 examples for each operation and mode, over loopback
 @pytest.mark.parametrize(("label", "mode"), CASES)
 def test_fuzz_over_loopback(loopback_schema, live_server, label, mode):
     fuzz(loopback_schema, label, mode, LOOPBACK_EXAMPLES, base_url=live_server.url, timeout=30)
 
 
 def test_every_operation_is_fuzzed():
-    assert {"GET /", "GET /items/{item_id}", "GET /status/{code}", "GET /astros.json", "POST /predict/text",
-            "POST /predict/image", "POST /predict/pixels", "GET /model"} <= set(OPERATIONS)
-    assert {"GET /items/{item_id}", "GET /status/{code}", "POST /predict/text", "POST /predict/image",
-            "POST /predict/pixels"} <= set(TAKES_INPUT)
+    assert {
+        "GET /",
+        "GET /items/{item_id}",
+        "GET /status/{code}",
+        "GET /astros.json",
+        "POST /predict/text",
+        "POST /predict/image",
+        "POST /predict/pixels",
+        "GET /model",
+    } <= set(OPERATIONS)
+    assert {
+        "GET /items/{item_id}",
+        "GET /status/{code}",
+        "POST /predict/text",
+        "POST /predict/image",
+        "POST /predict/pixels",
+    } <= set(TAKES_INPUT)
 
 
 def test_every_error_response_is_documented_as_problem_details():

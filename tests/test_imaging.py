@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import digit_png
-from course_api.imaging import ImageError, decode_image, digit_pixels, pixels_to_png
+from course_api.imaging import IMAGE_ERRORS, ImageError, decode_image, digit_pixels
+from helpers import digit_png
 
 LIMIT = 4096 * 4096
 
@@ -20,24 +20,24 @@ def predict(models, data: bytes) -> int:
 
 def test_drawn_test_digits_are_recognised(models, digits_test_split):
     x_test, y_test = digits_test_split
-    hits = [predict(models, digit_png(x)) == y for x, y in zip(x_test[:120], y_test[:120])]
+    hits = [predict(models, digit_png(x)) == y for x, y in zip(x_test[:120], y_test[:120], strict=True)]
     assert np.mean(hits) >= 0.95
 
 
 @pytest.mark.parametrize(
     "variant",
     [
-        dict(mode="RGB"),
-        dict(mode="RGBA"),
-        dict(dark_on_light=False),
-        dict(scale=3),
-        dict(scale=60),
-        dict(fmt="JPEG", mode="RGB"),
+        {"mode": "RGB"},
+        {"mode": "RGBA"},
+        {"dark_on_light": False},
+        {"scale": 3},
+        {"scale": 60},
+        {"fmt": "JPEG", "mode": "RGB"},
     ],
 )
 def test_colour_size_polarity_and_format_do_not_matter(models, digits_test_split, variant):
     x_test, y_test = digits_test_split
-    hits = [predict(models, digit_png(x, **variant)) == y for x, y in zip(x_test[:40], y_test[:40])]
+    hits = [predict(models, digit_png(x, **variant)) == y for x, y in zip(x_test[:40], y_test[:40], strict=True)]
     assert np.mean(hits) >= 0.9
 
 
@@ -52,6 +52,13 @@ def test_transparent_background_is_treated_as_paper(models, digits_test_split):
     assert predict(models, buffer.getvalue()) == y_test[0]
 
 
+def test_image_errors_answer_with_their_problem_types_status():
+    from course_api.problems import PROBLEM_TYPES
+
+    for kind, status in IMAGE_ERRORS.items():
+        assert PROBLEM_TYPES[kind][0] == status == ImageError("x", kind).status
+
+
 def test_blank_image_gives_empty_pixels():
     blank = Image.new("L", (40, 40), 255)
     assert digit_pixels(blank).sum() == 0
@@ -59,9 +66,10 @@ def test_blank_image_gives_empty_pixels():
 
 def test_pixels_round_trip_through_png(digits_test_split):
     x_test, _ = digits_test_split
-    data = pixels_to_png(x_test[0])
+    data = digit_png(x_test[0], scale=8)
     again = digit_pixels(decode_image(data, max_pixels=LIMIT))
-    assert again.shape == (8, 8) and again.max() <= 16
+    assert again.shape == (8, 8)
+    assert again.max() <= 16
 
 
 @pytest.mark.parametrize(

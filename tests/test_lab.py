@@ -3,25 +3,29 @@ Chromium it shows notebook 00 with its kernel running."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
-from pathlib import Path
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import httpx2
 import psutil  # comes with ipykernel
 import pytest
 
-from conftest import save_screenshot
+from course_api.ports import free_port
+from helpers import ROOT, output_of, save_screenshot
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "course-api-test"
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("make") is None, reason="needs make"),
+    pytest.mark.kernel,
+    pytest.mark.subprocess,
+]
 
 
 class Lab(NamedTuple):
@@ -34,22 +38,14 @@ class Lab(NamedTuple):
         return {"Authorization": f"token {self.token}"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _stop(process: subprocess.Popen) -> None:
     """Stop make, JupyterLab and every kernel it started (kernels run in process groups of their own)."""
     try:
         family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
     except psutil.NoSuchProcess:
         family = []
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)  # make and JupyterLab: JupyterLab shuts its kernels down
-    except ProcessLookupError:
-        pass
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
@@ -64,29 +60,40 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[Lab]:
     """`make lab` as a student runs it, with --no-browser, a free port and a token; stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     settings = tmp_path_factory.mktemp("lab-settings")
     notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
     notification.write_text('{"fetchNews": "false", "checkForUpdates": false}')  # and no "news?" question
-    args = " ".join([
-        "--no-browser", f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-        # Nothing from the internet: no news feed, no update check, no extension search on PyPI.
-        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-        # The test's settings and workspace (open tabs) live in a temporary folder, not the student's.
-        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}",
-    ])
+    args = " ".join(
+        [
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={TOKEN}",
+            # Nothing from the internet: no news feed, no update check, no extension search on PyPI.
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            # The test's settings and workspace (open tabs) live in a temporary folder, not the student's.
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}",
+        ]
+    )
     process = subprocess.Popen(
         ["make", "-s", "lab", f"JUPYTER_ARGS={args}"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
         env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
     )
     lab = Lab(f"http://127.0.0.1:{port}", TOKEN, process)
     try:
         deadline = time.monotonic() + 90
         while True:
-            assert process.poll() is None, process.stdout.read()
+            assert process.poll() is None, output_of(process)
             try:
                 if httpx2.get(f"{lab.url}/api/kernelspecs", headers=lab.headers, timeout=2).status_code == 200:
                     break
@@ -107,9 +114,12 @@ def test_make_lab_starts_jupyterlab_with_the_course(lab):
     assert {"notebooks", "course_api", "README.md"} <= {item["name"] for item in top["content"]}
     contents = httpx2.get(f"{lab.url}/api/contents/notebooks", headers=lab.headers, timeout=10).json()
     assert "00_setup.ipynb" in {item["name"] for item in contents["content"]}
-    assert httpx2.get(f"{lab.url}/lab/tree/notebooks/00_setup.ipynb", headers=lab.headers, timeout=10).status_code == 200
+    assert (
+        httpx2.get(f"{lab.url}/lab/tree/notebooks/00_setup.ipynb", headers=lab.headers, timeout=10).status_code == 200
+    )
 
 
+@pytest.mark.browser
 def test_jupyterlab_shows_notebook_00_in_chromium_with_an_idle_kernel(lab, page):
     from playwright.sync_api import expect
 

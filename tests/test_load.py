@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package: import it from the checkout
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks.nothing_lost import Workload, run_load  # noqa: E402
-from benchmarks.servers import CourseServer  # noqa: E402
+from benchmarks.nothing_lost import Workload, run_load
+from benchmarks.servers import CourseServer
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads memory from /proc (Linux)")
 
@@ -30,6 +25,8 @@ def workload() -> Workload:
     return Workload.build()
 
 
+@pytest.mark.load
+@pytest.mark.subprocess
 def test_nothing_lost_under_load(workload):
     with CourseServer(device="cpu", queue_limit=8) as server:
         report = asyncio.run(run_load(server.url, seconds=4, concurrency=48, workload=workload, pid=server.pid))
@@ -52,7 +49,9 @@ def test_a_wrong_answer_would_be_caught(workload):
     image = next(r for r in requests if r.kind == "image")
     item = next(r for r in requests if r.kind == "item")
     sentence = text.options["json"]["text"]
-    other = next(expected for s, expected in workload.texts if abs(expected[1] - dict(workload.texts)[sentence][1]) > 0.05)
+    other = next(
+        expected for s, expected in workload.texts if abs(expected[1] - dict(workload.texts)[sentence][1]) > 0.05
+    )
     label = "positive" if other[1] > other[0] else "negative"
     assert text.check({"label": label, "probabilities": {"negative": float(other[0]), "positive": float(other[1])}})
     assert image.check({"digit": 11, "probabilities": [0.1] * 10})

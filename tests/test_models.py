@@ -14,7 +14,8 @@ from course_api.models.store import DIGITS_FILE, WeightsError, read_card
 
 def test_models_load_in_eval_mode_on_the_chosen_device(models):
     assert models.device == torch.device("cpu")
-    assert not models.digits.training and not models.sentiment.training
+    assert not models.digits.training
+    assert not models.sentiment.training
     assert all(p.device.type == "cpu" for p in models.digits.parameters())
 
 
@@ -30,7 +31,8 @@ def test_model_card_records_held_out_accuracy(settings):
     assert "0 (background) to 16" in card["input"]
     assert "preprocessing" in card
     text = (settings.weights_dir / "MODEL_CARD.md").read_text()
-    assert "test accuracy" in text and "sentiment" in text
+    assert "test accuracy" in text
+    assert "sentiment" in text
 
 
 @pytest.mark.parametrize(
@@ -91,9 +93,10 @@ def test_missing_weights_say_how_to_make_them(tmp_path):
         ModelService.load(tmp_path, "cpu")
 
 
+@pytest.mark.slow  # trains both models twice (a few seconds on CPU)
 def test_training_is_seeded_and_writes_safetensors(tmp_path):
-    from course_api.models.store import load_weights
     from course_api.models.digits import DigitCNN
+    from course_api.models.store import load_weights
     from course_api.training import train_all
 
     results = train_all(tmp_path, torch.device("cpu"), which="digits", progress=False, digits_epochs=2)

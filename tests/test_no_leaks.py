@@ -12,18 +12,14 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import socket
 import sys
 import time
 
 import pytest
 
+from course_api.ports import is_listening as listening
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX signals and /proc")
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_until(condition, timeout: float = 15.0) -> bool:
@@ -94,14 +90,18 @@ def kernel():
 
 
 START = "from course_api import serve_in_background\nserver = serve_in_background(device='cpu')\nprint(server.port)"
-OUR_THREADS = "import threading\nprint(sorted(t.name for t in threading.enumerate() if t.name.startswith('course-api')))"
+OUR_THREADS = (
+    "import threading\nprint(sorted(t.name for t in threading.enumerate() if t.name.startswith('course-api')))"
+)
 
 
+@pytest.mark.kernel
 def test_cell_twice_port_in_use_and_stop_leave_nothing(kernel):
     first = int(kernel.run(START))
     assert listening(first)
     second = int(kernel.run(START))  # the same cell again
-    assert second != first and listening(second)
+    assert second != first
+    assert listening(second)
     assert wait_until(lambda: not listening(first)), "running the cell again left the first server listening"
 
     started = time.monotonic()
@@ -114,6 +114,7 @@ def test_cell_twice_port_in_use_and_stop_leave_nothing(kernel):
     assert kernel.run(OUR_THREADS) == "[]", "a thread of ours outlived server.stop()"
 
 
+@pytest.mark.kernel
 def test_killing_the_kernel_leaves_no_process_or_socket(kernel):
     import psutil
 
@@ -128,16 +129,16 @@ def test_killing_the_kernel_leaves_no_process_or_socket(kernel):
 
 
 START_PROCESS = """
-import socket, sys
+import sys
 from course_api.notebook import start_process
-with socket.socket() as sock:
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+from course_api.ports import free_port
+port = free_port()
 process = start_process([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)])
 print(process.pid, port)
 """
 
 
+@pytest.mark.kernel
 def test_a_server_process_started_from_a_cell_dies_with_its_kernel(kernel):
     """Notebook 05 runs the image's CMD as a separate process (start_process): it must not outlive a killed kernel."""
     import psutil
@@ -145,17 +146,21 @@ def test_a_server_process_started_from_a_cell_dies_with_its_kernel(kernel):
     pid, port = map(int, kernel.run(START_PROCESS).split())
     assert wait_until(lambda: listening(port)), "the server process did not start"
     kernel.run("import time; time.sleep(0.2); print(process.poll())")  # a later cell: still running
-    assert psutil.pid_exists(pid) and listening(port)
+    assert psutil.pid_exists(pid)
+    assert listening(port)
     os.kill(kernel.pid, signal.SIGKILL)
     assert wait_until(lambda: not listening(port)), f"port {port} still listens after the kernel was killed"
     assert wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
 
 
+@pytest.mark.subprocess
 def test_start_process_stops_at_a_normal_exit(tmp_path):
     import subprocess
 
     import psutil
 
     script = "from course_api.notebook import start_process; p = start_process(['sleep', '60']); print(p.pid)"
-    pid = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60).stdout)
+    pid = int(
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False).stdout
+    )
     assert wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)

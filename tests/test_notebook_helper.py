@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from course_api.notebook import ServerStartError, running_servers, serve_in_background
+from course_api.ports import is_listening as listening
 
 
 def small_app(lifespan=None) -> FastAPI:
@@ -29,13 +30,12 @@ def small_app(lifespan=None) -> FastAPI:
     return app
 
 
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("course-api-server-") and t.name != "course-api-server-pytest-live"]
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("course-api-server-") and t.name != "course-api-server-pytest-live"
+    ]
 
 
 def test_url_stop_and_context_manager():
@@ -59,7 +59,8 @@ def test_running_the_cell_again_replaces_the_earlier_server():
     first = serve_in_background(small_app(), name="again")
     second = serve_in_background(small_app(), name="again")
     try:
-        assert not first.running and not listening(first.port)
+        assert not first.running
+        assert not listening(first.port)
         assert second.running
         assert [s for s in running_servers() if s.name == "again"] == [second]
     finally:
@@ -99,9 +100,11 @@ def test_slow_start_times_out_instead_of_hanging():
 
 
 def test_port_in_use_is_a_clear_error():
-    with serve_in_background(small_app(), name="holder") as holder:
-        with pytest.raises(ServerStartError, match=f"Port {holder.port} on 127.0.0.1 is already in use"):
-            serve_in_background(small_app(), name="clash", port=holder.port)
+    with (
+        serve_in_background(small_app(), name="holder") as holder,
+        pytest.raises(ServerStartError, match=f"Port {holder.port} on 127.0.0.1 is already in use"),
+    ):
+        serve_in_background(small_app(), name="clash", port=holder.port)
 
 
 def test_no_access_log_lines(capfd, caplog):
@@ -115,19 +118,22 @@ def test_no_access_log_lines(capfd, caplog):
 
 
 def test_import_string(tmp_path, monkeypatch):
-    (tmp_path / "main.py").write_text(textwrap.dedent("""
+    (tmp_path / "main.py").write_text(
+        textwrap.dedent("""
         from fastapi import FastAPI
         app = FastAPI()
 
         @app.get("/")
         def root():
             return "ok"
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     with serve_in_background("main:app", name="import-string") as server:
         assert httpx2.get(server.url + "/").json() == "ok"
 
 
+@pytest.mark.subprocess
 def test_stopped_when_python_exits():
     code = textwrap.dedent("""
         from fastapi import FastAPI
@@ -136,7 +142,7 @@ def test_stopped_when_python_exits():
         print(server.port, flush=True)
     """)
     started = time.monotonic()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert time.monotonic() - started < 30
     assert not listening(int(out.stdout.strip()))
@@ -148,13 +154,13 @@ def test_accepted_connections_get_tcp_nodelay():
     with serve_in_background(small_app(), name="nodelay") as server:
         assert server._socket.proto == socket.IPPROTO_TCP
         accepted = []
-        original = asyncio.selector_events.BaseSelectorEventLoop._accept_connection2
+        original = asyncio.selector_events.BaseSelectorEventLoop._accept_connection2  # type: ignore[attr-defined]
 
         async def spy(self, protocol_factory, conn, *args, **kwargs):
             accepted.append(conn)
             return await original(self, protocol_factory, conn, *args, **kwargs)
 
-        asyncio.selector_events.BaseSelectorEventLoop._accept_connection2 = spy
+        asyncio.selector_events.BaseSelectorEventLoop._accept_connection2 = spy  # type: ignore[attr-defined]
         try:
             with httpx2.Client(base_url=server.url) as client:
                 assert client.get("/").status_code == 200
@@ -162,4 +168,4 @@ def test_accepted_connections_get_tcp_nodelay():
                 assert accepted, "no connection was accepted"
                 assert accepted[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
         finally:
-            asyncio.selector_events.BaseSelectorEventLoop._accept_connection2 = original
+            asyncio.selector_events.BaseSelectorEventLoop._accept_connection2 = original  # type: ignore[attr-defined]

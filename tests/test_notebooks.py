@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from pathlib import Path
 
@@ -17,18 +16,15 @@ import nbformat
 import papermill
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from course_api.ports import is_listening as listening
+from helpers import ROOT
+
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
 TIMES = ROOT / "test-artifacts" / "notebook-seconds.json"
 
 
 def notebooks(folder: str) -> list[Path]:
     return sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb"))
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def outputs_text(nb: nbformat.NotebookNode) -> str:
@@ -50,15 +46,22 @@ def errors(nb: nbformat.NotebookNode) -> list[tuple[int, str, str]]:
     return found
 
 
-def execute(path: Path, *, allow_errors: bool = False, name: str | None = None, **parameters: object) -> nbformat.NotebookNode:
+def execute(
+    path: Path, *, allow_errors: bool = False, name: str | None = None, **parameters: object
+) -> nbformat.NotebookNode:
     """Run ``path`` with papermill (device="cpu" unless given), record its time, return the executed copy."""
     out = ARTIFACTS / path.parent.name / (name or path.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     try:
         papermill.execute_notebook(
-            str(path), str(out), parameters={"device": "cpu", **parameters}, cwd=str(path.parent),
-            progress_bar=False, kernel_name="course-api", allow_errors=allow_errors,
+            str(path),
+            str(out),
+            parameters={"device": "cpu", **parameters},
+            cwd=str(path.parent),
+            progress_bar=False,
+            kernel_name="course-api",
+            allow_errors=allow_errors,
         )
     except papermill.PapermillExecutionError:
         if not allow_errors:
@@ -80,37 +83,42 @@ def test_the_three_folders_hold_the_same_lessons():
     walkthroughs = [p.name for p in notebooks("notebooks")]
     assert walkthroughs[:1] == ["00_setup.ipynb"]
     assert [p.name for p in notebooks("solutions")] == [p.name for p in notebooks("exercises")]
-    assert set(p.name for p in notebooks("solutions")) <= set(walkthroughs)
+    assert {p.name for p in notebooks("solutions")} <= set(walkthroughs)
 
 
-@pytest.mark.parametrize("path", notebooks("notebooks") + notebooks("solutions") + notebooks("exercises"),
-                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize(
+    "path",
+    notebooks("notebooks") + notebooks("solutions") + notebooks("exercises"),
+    ids=lambda p: f"{p.parent.name}/{p.stem}",
+)
 def test_notebook_has_kernel_and_parameters(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata["kernelspec"]["name"] == "course-api"
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
-    assert re.search(r"^device = ", tagged[0].source, re.M) and re.search(r"^base_url = ", tagged[0].source, re.M)
+    assert re.search(r"^device = ", tagged[0].source, re.M)
+    assert re.search(r"^base_url = ", tagged[0].source, re.M)
 
 
-@pytest.mark.notebook
+@pytest.mark.kernel
 @pytest.mark.parametrize("path", notebooks("notebooks"), ids=lambda p: p.stem)
 def test_walkthrough_runs(path):
     executed = execute(path)
     assert not errors(executed)
 
 
-@pytest.mark.notebook
+@pytest.mark.kernel
 def test_requests_walkthrough_against_a_server_it_did_not_start(live_server):
     """The online student's path: base_url points at a server the notebook did not start (here a second
     local course server standing in for a public API); every cell must still run and use that server."""
-    executed = execute(ROOT / "notebooks" / "01_requests.ipynb", name="01_requests-base_url.ipynb",
-                       base_url=live_server.url)
+    executed = execute(
+        ROOT / "notebooks" / "01_requests.ipynb", name="01_requests-base_url.ipynb", base_url=live_server.url
+    )
     assert not errors(executed)
     assert live_server.url in outputs_text(executed)
 
 
-@pytest.mark.notebook
+@pytest.mark.kernel
 @pytest.mark.parametrize("path", notebooks("solutions"), ids=lambda p: p.stem)
 def test_solution_runs_and_passes_every_check(path):
     executed = execute(path)
@@ -121,7 +129,7 @@ def test_solution_runs_and_passes_every_check(path):
         assert "✔ Exercise" in outputs_text(nbformat.v4.new_notebook(cells=[cell])), cell.source
 
 
-@pytest.mark.notebook
+@pytest.mark.kernel
 @pytest.mark.parametrize("path", notebooks("exercises"), ids=lambda p: p.stem)
 def test_exercise_fails_only_where_the_student_must_write_code(path):
     executed = execute(path, allow_errors=True)

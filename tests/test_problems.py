@@ -19,12 +19,16 @@ def assert_problem(response, status: int, kind: str | None = None) -> dict:
     body = response.json()
     assert body["status"] == status
     assert body["type"] == (type_uri(kind) if kind else "about:blank")
-    assert body["title"] == (PROBLEM_TYPES[kind][1] if kind else body["title"]) and body["title"]
-    assert isinstance(body["detail"], str) and len(body["detail"]) > 10
+    assert body["title"] == (PROBLEM_TYPES[kind][1] if kind else body["title"])
+    assert body["title"]
+    assert isinstance(body["detail"], str)
+    assert len(body["detail"]) > 10
     assert body["instance"].startswith("/")
-    assert "Traceback" not in response.text and 'File "' not in response.text
+    assert "Traceback" not in response.text
+    assert 'File "' not in response.text
     if status == 422:
-        assert body["errors"] and all({"loc", "field", "msg", "type"} <= set(e) for e in body["errors"])
+        assert body["errors"]
+        assert all({"loc", "field", "msg", "type"} <= set(e) for e in body["errors"])
     return body
 
 
@@ -61,9 +65,11 @@ def test_validation_errors_name_each_field(client):
     body = assert_problem(client.get("/items/foo", params={"q": "x" * 300}), 422, "validation-error")
     fields = {e["field"]: e for e in body["errors"]}
     assert set(fields) == {"path.item_id", "query.q"}
-    assert fields["path.item_id"]["loc"] == ["path", "item_id"] and fields["path.item_id"]["input"] == "foo"
+    assert fields["path.item_id"]["loc"] == ["path", "item_id"]
+    assert fields["path.item_id"]["input"] == "foo"
     assert fields["query.q"]["input"] == "x" * MAX_ECHO + "…"  # a short, safe echo
-    assert body["detail"].startswith("Invalid request: ") and "path.item_id" in body["detail"]
+    assert body["detail"].startswith("Invalid request: ")
+    assert "path.item_id" in body["detail"]
 
 
 def test_route_errors_and_routing_errors(client):
@@ -71,16 +77,21 @@ def test_route_errors_and_routing_errors(client):
     body = assert_problem(client.delete("/predict/text"), 405)
     assert "POST" in body["detail"]
     assert client.delete("/predict/text").headers["allow"] == "POST"  # the Allow header survives
-    assert_problem(client.post("/predict/image", files={"file": ("a.txt", b"text", "text/plain")}), 415,
-                   "unsupported-image-type")
+    assert_problem(
+        client.post("/predict/image", files={"file": ("a.txt", b"text", "text/plain")}), 415, "unsupported-image-type"
+    )
     body = assert_problem(client.post("/predict/text", json={"text": " "}), 422, "validation-error")
-    assert body["errors"] == [{"loc": ["body", "text"], "field": "body.text", "msg": body["detail"], "type": "text_blank"}]
+    assert body["errors"] == [
+        {"loc": ["body", "text"], "field": "body.text", "msg": body["detail"], "type": "text_blank"}
+    ]
 
 
 def test_status_route_errors_are_problems_with_the_echo_as_extensions(client):
     body = assert_problem(client.get("/status/418"), 418)
     assert body["title"] == "I'm a Teapot" or body["title"] == "I'm a teapot"
-    assert body["phrase"] == body["title"] and body["class"] == "4xx client error" and body["status-code"] == 418
+    assert body["phrase"] == body["title"]
+    assert body["class"] == "4xx client error"
+    assert body["status-code"] == 418
     response = client.get("/status/503")
     assert_problem(response, 503)
     assert response.headers["retry-after"] == "1"
@@ -91,7 +102,8 @@ def test_unexpected_errors_are_500_without_internals(broken_client, caplog):
     with caplog.at_level(logging.ERROR, logger="course_api.server"):
         response = broken_client.get("/test/boom")
     body = assert_problem(response, 500)
-    assert "secret" not in response.text and "RuntimeError" not in response.text
+    assert "secret" not in response.text
+    assert "RuntimeError" not in response.text
     assert "bug in the server" in body["detail"]
     assert any(record.exc_info and "secret internals" in str(record.exc_info[1]) for record in caplog.records)
 
@@ -99,7 +111,8 @@ def test_unexpected_errors_are_500_without_internals(broken_client, caplog):
 def test_overload_and_shutdown_are_503_with_retry_after(broken_client):
     response = broken_client.get("/test/busy")
     body = assert_problem(response, 503, "server-busy")
-    assert response.headers["retry-after"] == "2" and "busy" in body["detail"]
+    assert response.headers["retry-after"] == "2"
+    assert "busy" in body["detail"]
     response = broken_client.get("/test/closing")
     assert_problem(response, 503, "shutting-down")
     assert response.headers["retry-after"] == "5"
@@ -109,16 +122,22 @@ def test_other_http_exceptions(broken_client):
     body = assert_problem(broken_client.get("/test/dict-detail"), 409)
     assert '"reason": "conflict"' in body["detail"]  # a non-string detail becomes its JSON text
     response = broken_client.get("/test/not-modified")
-    assert response.status_code == 304 and response.content == b""
+    assert response.status_code == 304
+    assert response.content == b""
 
 
 def test_strings_a_client_sent_cannot_break_the_error_answer(client):
     # A file name that is not UTF-8, one with an emoji, and a 10,000-character one.
     for name in (b"bad\xff\xfe\xed\xa0\x80.txt", "😀.txt".encode(), b"n" * 10_000 + b".txt"):
-        body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name + b"\"\r\n"
-                b"Content-Type: text/plain\r\n\r\nnot an image\r\n--b--\r\n")
-        response = client.post("/predict/image", content=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
-        assert response.status_code in (400, 415) and response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+        body = (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="' + name + b'"\r\n'
+            b"Content-Type: text/plain\r\n\r\nnot an image\r\n--b--\r\n"
+        )
+        response = client.post(
+            "/predict/image", content=body, headers={"Content-Type": "multipart/form-data; boundary=b"}
+        )
+        assert response.status_code in (400, 415)
+        assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
         assert len(response.content) < 2000
         response.json()  # valid JSON, valid UTF-8
 
@@ -134,15 +153,19 @@ def test_echo_is_short_and_safe():
 def test_a_batch_of_garbage_is_summarised_not_listed(client):
     response = client.post("/predict/pixels", json={"images": [[["x"] * 8] * 8] * 100})
     body = assert_problem(response, 422, "validation-error")
-    assert len(body["errors"]) == 1 and body["errors"][0]["type"] == "too_many_errors"
-    assert "6400 invalid values" in body["detail"] and "images.0.0.0" in body["detail"]
+    assert len(body["errors"]) == 1
+    assert body["errors"][0]["type"] == "too_many_errors"
+    assert "6400 invalid values" in body["detail"]
+    assert "images.0.0.0" in body["detail"]
     assert len(response.content) < 2000
 
 
 def test_problem_types_are_names_not_links():
     for kind in PROBLEM_TYPES:
         uri = type_uri(kind)
-        assert uri.startswith(TYPE_PREFIX) and uri.startswith("tag:") and "http" not in uri
+        assert uri.startswith(TYPE_PREFIX)
+        assert uri.startswith("tag:")
+        assert "http" not in uri
     with pytest.raises(KeyError):
         type_uri("no-such-problem")
 

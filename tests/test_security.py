@@ -7,12 +7,12 @@ import re
 import sys
 import tomllib
 from importlib.metadata import version
-from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
+
 PACKAGE = ROOT / "course_api"
 
 # The first release past each advisory (see the README's "Security" section).
@@ -20,12 +20,14 @@ ADVISORY_FLOORS = {"starlette": "1.6", "python-multipart": "0.0.31", "pillow": "
 
 
 def test_the_server_binds_loopback_unless_told_otherwise():
+    import inspect
+
     from course_api.cli import build_parser
     from course_api.notebook import serve_in_background
     from course_api.settings import Settings
-    import inspect
 
-    assert Settings().host == "127.0.0.1" and Settings.from_env(environ={}).host == "127.0.0.1"
+    assert Settings().host == "127.0.0.1"
+    assert Settings.from_env(environ={}).host == "127.0.0.1"
     assert inspect.signature(serve_in_background).parameters["host"].default == "127.0.0.1"
     args = build_parser().parse_args(["serve"])
     assert args.host is None  # None: Settings decides, i.e. 127.0.0.1 unless COURSE_API_HOST says otherwise
@@ -34,13 +36,15 @@ def test_the_server_binds_loopback_unless_told_otherwise():
 def test_the_image_runs_as_a_user_with_a_health_check():
     lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines() if line.strip()]
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
-    assert users and users[-1] not in ("root", "0"), "the image must end as a non-root user"
+    assert users, "the image must end as a non-root user"
+    assert users[-1] not in ("root", "0"), "the image must end as a non-root user"
     assert any(line.startswith("HEALTHCHECK ") for line in lines)
 
 
 def test_weights_load_only_from_safetensors():
     weights = [p for p in (PACKAGE / "weights").iterdir() if p.is_file()]
-    assert weights and all(p.suffix in (".safetensors", ".md") for p in weights), weights
+    assert weights, weights
+    assert all(p.suffix in (".safetensors", ".md") for p in weights), weights
     for source in PACKAGE.rglob("*.py"):
         text = source.read_text()
         assert not re.search(r"\btorch\.load\(|\bpickle\.loads?\(|import pickle|\bjoblib\.load\(", text), source
@@ -63,5 +67,6 @@ def test_dependency_floors_are_above_the_known_advisories():
 def test_no_debug_and_no_tracebacks(app):
     assert app.debug is False
     cli = (PACKAGE / "cli.py").read_text()
-    assert "debug=True" not in cli and "--debug" not in cli
+    assert "debug=True" not in cli
+    assert "--debug" not in cli
     assert sys.modules.get("course_api.server") is not None

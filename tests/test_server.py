@@ -7,14 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from conftest import digit_png
+from helpers import digit_png
 
 
 def test_health_check(client):
     response = client.get("/")
     assert response.status_code == 200
     body = response.json()
-    assert body["message"] == "OK" and body["status-code"] == 200
+    assert body["message"] == "OK"
+    assert body["status-code"] == 200
     assert body["data"]["device"] == "cpu"
     assert body["data"]["models"] == ["digits", "sentiment"]
 
@@ -29,7 +30,8 @@ def test_item_id_must_be_an_integer(client):
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert body["errors"][0]["loc"] == ["path", "item_id"] and body["errors"][0]["field"] == "path.item_id"
+    assert body["errors"][0]["loc"] == ["path", "item_id"]
+    assert body["errors"][0]["field"] == "path.item_id"
     assert body["errors"][0]["input"] == "foo"
     assert "valid integer" in body["detail"]
 
@@ -39,8 +41,11 @@ def test_unknown_path_is_404(client):
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert body["type"] == "about:blank" and body["title"] == "Not Found" and body["status"] == 404
-    assert "/item/5" in body["detail"] and body["instance"] == "/item/5"
+    assert body["type"] == "about:blank"
+    assert body["title"] == "Not Found"
+    assert body["status"] == 404
+    assert "/item/5" in body["detail"]
+    assert body["instance"] == "/item/5"
 
 
 @pytest.mark.parametrize("code", [200, 201, 301, 404, 418, 500, 503])
@@ -48,17 +53,21 @@ def test_status_route_answers_with_the_code(client, code):
     response = client.get(f"/status/{code}", follow_redirects=False)
     assert response.status_code == code
     body = response.json()
-    assert body["status-code"] == code and body["class"].startswith(f"{code // 100}xx")
+    assert body["status-code"] == code
+    assert body["class"].startswith(f"{code // 100}xx")
     if code >= 400:  # an error, even one asked for, is problem details (with the same members as extensions)
         assert response.headers["content-type"] == "application/problem+json"
-        assert body["status"] == code and body["type"] == "about:blank" and str(code) in body["detail"]
+        assert body["status"] == code
+        assert body["type"] == "about:blank"
+        assert str(code) in body["detail"]
     else:
         assert response.headers["content-type"] == "application/json"
 
 
 def test_status_204_has_no_body(client):
     response = client.get("/status/204")
-    assert response.status_code == 204 and response.content == b""
+    assert response.status_code == 204
+    assert response.content == b""
 
 
 @pytest.mark.parametrize("code", ["99", "600", "299", "abc"])
@@ -79,7 +88,8 @@ def test_predict_text(client):
     response = client.post("/predict/text", json={"text": "I love this course"})
     assert response.status_code == 200
     body = response.json()
-    assert body["label"] == "positive" and body["device"] == "cpu"
+    assert body["label"] == "positive"
+    assert body["device"] == "cpu"
     assert body["score"] == max(body["probabilities"].values())
     assert client.post("/predict/text", json={"text": "This is terrible"}).json()["label"] == "negative"
 
@@ -102,11 +112,15 @@ def test_predict_text_bad_input_is_422_with_a_reason(client, payload, fragment):
 
 
 def test_predict_text_malformed_json(client):
-    response = client.post("/predict/text", content=b'{"text": "unterminated', headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/predict/text", content=b'{"text": "unterminated', headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 422
     body = response.json()
-    assert "not valid JSON" in body["detail"] and "character 9" in body["detail"]
-    assert body["errors"][0]["type"] == "json_invalid" and body["errors"][0]["loc"] == ["body"]
+    assert "not valid JSON" in body["detail"]
+    assert "character 9" in body["detail"]
+    assert body["errors"][0]["type"] == "json_invalid"
+    assert body["errors"][0]["loc"] == ["body"]
 
 
 def test_predict_text_wrong_content_type(client):
@@ -121,7 +135,8 @@ def test_predict_image(client, digits_test_split):
     assert response.status_code == 200
     body = response.json()
     assert body["digit"] == y_test[0]
-    assert len(body["probabilities"]) == 10 and abs(sum(body["probabilities"]) - 1) < 1e-4
+    assert len(body["probabilities"]) == 10
+    assert abs(sum(body["probabilities"]) - 1) < 1e-4
     assert np.array(body["pixels"]).shape == (8, 8)
     assert body["width"] == body["height"] == 80
 
@@ -130,7 +145,8 @@ def test_predict_image_jpeg(client, digits_test_split):
     x_test, y_test = digits_test_split
     data = digit_png(x_test[1], fmt="JPEG", mode="RGB", scale=20)
     response = client.post("/predict/image", files={"file": ("digit.jpg", data, "image/jpeg")})
-    assert response.status_code == 200 and response.json()["digit"] == y_test[1]
+    assert response.status_code == 200
+    assert response.json()["digit"] == y_test[1]
 
 
 @pytest.mark.parametrize(
@@ -182,7 +198,8 @@ def test_predict_pixels_bad_shapes_and_values(client, images):
     response = client.post("/predict/pixels", json={"images": images})
     assert response.status_code == 422
     body = response.json()
-    assert body["errors"] and all(e["field"].startswith("body") for e in body["errors"])
+    assert body["errors"]
+    assert all(e["field"].startswith("body") for e in body["errors"])
 
 
 def test_predict_pixels_rejects_nan_and_infinity(client):
@@ -191,8 +208,11 @@ def test_predict_pixels_rejects_nan_and_infinity(client):
     response = client.post("/predict/pixels", content=body.encode(), headers={"Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["errors"][0] == {
-        "loc": ["body", "images", 0, 0, 0], "field": "body.images.0.0.0", "msg": "Input should be a finite number",
-        "type": "finite_number", "input": "nan",
+        "loc": ["body", "images", 0, 0, 0],
+        "field": "body.images.0.0.0",
+        "msg": "Input should be a finite number",
+        "type": "finite_number",
+        "input": "nan",
     }
     body = body.replace("NaN", "Infinity")
     response = client.post("/predict/pixels", content=body.encode(), headers={"Content-Type": "application/json"})
@@ -222,7 +242,16 @@ def test_server_keeps_answering_after_bad_requests(client):
 def test_openapi_documents_every_route_with_schemas(client):
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    for path in ["/", "/items/{item_id}", "/status/{code}", "/astros.json", "/predict/text", "/predict/image", "/predict/pixels", "/model"]:
+    for path in [
+        "/",
+        "/items/{item_id}",
+        "/status/{code}",
+        "/astros.json",
+        "/predict/text",
+        "/predict/image",
+        "/predict/pixels",
+        "/model",
+    ]:
         assert path in paths, path
     for path, methods in paths.items():
         for method, operation in methods.items():

@@ -1,0 +1,174 @@
+"""Plain helpers shared by the tests (no fixtures: those live in conftest.py).
+
+Import them as ``from helpers import ...``: pytest puts tests/ on ``sys.path`` (``pythonpath`` in
+pyproject.toml), and mypy checks this file as the module ``helpers``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
+BIN = Path(sys.executable).parent  # the virtual environment's scripts: course-api, hadolint, jupyter
+
+
+# --------------------------------------------------------------------------- loopback-only guard
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check_address(address: object) -> None:
+    if isinstance(address, tuple) and address and isinstance(address[0], str):
+        host = address[0]
+        try:
+            loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise RuntimeError(f"Tests may only talk to 127.0.0.1, not {host!r}")
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    _check_address(address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    _check_address(address)
+    return _real_connect_ex(self, address)
+
+
+def guard_loopback() -> None:
+    """From now on, a socket of this process may connect to loopback addresses only (anything else raises)."""
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]
+
+
+# ------------------------------------------------------------------------------------ system tools
+def missing_system_tool(message: str) -> NoReturn:
+    """Skip the test with ``message``, or fail it when COURSE_API_REQUIRE_SYSTEM_TOOLS=1 (as in .ci/run)."""
+    if os.environ.get("COURSE_API_REQUIRE_SYSTEM_TOOLS") == "1":
+        pytest.fail(f"{message} (COURSE_API_REQUIRE_SYSTEM_TOOLS=1: this run must not skip it)", pytrace=False)
+    pytest.skip(message)
+
+
+def output_of(process: subprocess.Popen) -> str:
+    """What a process started with ``stdout=subprocess.PIPE, text=True`` printed (and nobody read yet)."""
+    assert process.stdout is not None, "the process was started without stdout=subprocess.PIPE"
+    output: str = process.stdout.read()
+    return output
+
+
+# ------------------------------------------------------------------------------------------ images
+def digit_png(
+    pixels: np.ndarray, *, scale: int = 10, mode: str = "L", dark_on_light: bool = True, fmt: str = "PNG"
+) -> bytes:
+    """Draw 8x8 digit pixels (0..16) as an image file, the way a student's drawing would arrive.
+
+    (``course_api.samples.digit_png`` draws a test-set digit by its label instead.)
+    """
+    from course_api.samples import draw, encode
+
+    return encode(draw(pixels, size=8 * scale, dark_on_light=dark_on_light, mode=mode), fmt)
+
+
+# -------------------------------------------------------------------------------------------- HTML
+class _PageAssets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.assets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if (tag, name) in {("script", "src"), ("link", "href"), ("img", "src")} and value:
+                self.assets.append(value)
+
+
+def page_assets(html: str) -> list[str]:
+    """The addresses an HTML page loads by itself: its scripts, style sheets, icons and images."""
+    parser = _PageAssets()
+    parser.feed(html)
+    return parser.assets
+
+
+# ========================================================================= browser tests (Chromium)
+# Used by the ``browser`` and ``page`` fixtures in conftest.py, tests/test_browser.py and tests/test_lab.py.
+# Headless Chromium from Debian's packages, driven by Playwright; Playwright never downloads a browser of
+# its own. Every page runs behind a guard that aborts any request to an address other than 127.0.0.1.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-proxy-server",
+    # Belt and braces: Chromium cannot even resolve a host name other than 127.0.0.1.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+def _is_loopback_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob", "about") or parts.hostname == "127.0.0.1"
+
+
+@contextmanager
+def guarded_page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A page in a new browser context, and the list of its requests beyond 127.0.0.1 (aborted, not sent).
+
+    ``page.errors`` collects uncaught JavaScript errors and ``page.console_errors`` the console's error lines
+    (failed loads, blocked content), for the tests that want none.
+    """
+    outside: list[str] = []
+
+    def guard(route: Any) -> None:
+        if _is_loopback_url(route.request.url):
+            route.continue_()
+        else:
+            outside.append(f"{route.request.method} {route.request.url}")
+            route.abort("blockedbyclient")
+
+    def watch_websocket(websocket: Any) -> None:  # routes do not see WebSockets: check them here
+        if not _is_loopback_url(websocket.url.replace("ws", "http", 1)):
+            outside.append(f"WebSocket {websocket.url}")
+
+    context = browser.new_context(viewport={"width": 1100, "height": 760}, service_workers="block")
+    context.set_default_timeout(20_000)
+    context.route("**/*", guard)
+    new_page = context.new_page()
+    new_page.on("websocket", watch_websocket)
+    new_page.errors = []
+    new_page.on("pageerror", lambda error: new_page.errors.append(str(error)))
+    new_page.console_errors = []
+    new_page.on("console", lambda message: message.type == "error" and new_page.console_errors.append(message.text))
+    try:
+        yield new_page, outside
+    finally:
+        context.close()
+
+
+def save_screenshot(page: Any, name: str) -> Path:
+    """Save a screenshot of ``page`` as test-artifacts/screenshots/<name>.png (kept by CI as an artifact)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
