@@ -6,6 +6,9 @@ A check reads the names your cell defined (``response``, ``crafts``, ...) from t
 * raises :class:`CheckFailed` with a message that says what is wrong and what to try;
 * raises :class:`ExerciseNotDone` (a ``NotImplementedError``) when the exercise cell has not run yet.
 
+``hint("01.2")`` gives the next hint each time it is called; ``check_all()`` at the end of a worksheet shows
+every exercise as done, not done or failing, with points (``progress(lesson, namespace).as_dict()`` for tools).
+
 The registry and ``check()`` are in :mod:`course_api.checks.registry`; each lesson's checks in ``lessonNN``.
 """
 
@@ -13,6 +16,26 @@ from __future__ import annotations
 
 # Importing the lesson modules registers their exercises in EXERCISES.
 from course_api.checks import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06  # noqa: F401
-from course_api.checks.registry import EXERCISES, CheckFailed, Exercise, ExerciseNotDone, check
+from course_api.checks.registry import (
+    EXERCISES,
+    CheckFailed,
+    Exercise,
+    ExerciseNotDone,
+    Progress,
+    check,
+    check_all,
+    hint,
+    progress,
+)
 
-__all__ = ["EXERCISES", "CheckFailed", "Exercise", "ExerciseNotDone", "check"]
+__all__ = [
+    "EXERCISES",
+    "CheckFailed",
+    "Exercise",
+    "ExerciseNotDone",
+    "Progress",
+    "check",
+    "check_all",
+    "hint",
+    "progress",
+]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from course_api.checks.errors import StudentCodeError
 from course_api.checks.registry import fail
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.routing import APIRoute
     from fastapi.testclient import TestClient
 
 
@@ -43,15 +46,63 @@ def base_url(ns: dict[str, Any], *names: str) -> str:
 
 
 def app_client(ns: dict[str, Any]) -> TestClient:
-    """A ``TestClient`` for the notebook's ``app``."""
+    """A ``TestClient`` for the notebook's ``app``, with re-run cells' older routes dropped; an error in a route
+    comes back as :class:`StudentCodeError` naming the request, so the check can show it."""
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
     app = ns.get("app")
     if not isinstance(app, FastAPI):
         fail("`app` should be your FastAPI() application; run the cell that creates it.")
-    # A crash in the student's route should come back as the 500 a real client would see, not as an exception.
-    return TestClient(app, raise_server_exceptions=False)
+    conflicts = latest_routes(app)
+
+    class Client(TestClient):
+        def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
+            path = str(url).split("?")[0]
+            for route, message in conflicts:
+                if method.upper() in (route.methods or ()) and route.path_regex.match(path):
+                    fail(message)
+            try:
+                return super().request(method, url, *args, **kwargs)
+            except Exception as exc:
+                raise StudentCodeError(f"{method.upper()} {path}", exc) from exc
+
+    return Client(app)
+
+
+def latest_routes(app: FastAPI) -> list[tuple[APIRoute, str]]:
+    """Keep only the newest definition of each route that a re-run cell defined again; return the routes that
+    two *different* functions define, with what to tell the student when the check uses one.
+
+    FastAPI keeps every ``@app.get(...)`` it is given, and the first route that matches answers: after a student
+    fixes a route and runs its cell again, the old one would still answer. The same function name on the same
+    method and path is such a re-run, and the older route goes.
+    """
+    from fastapi.routing import APIRoute
+
+    groups: dict[tuple[str, frozenset[str]], list[APIRoute]] = {}
+    for route in app.router.routes:
+        if isinstance(route, APIRoute):
+            groups.setdefault((route.path, frozenset(route.methods or ())), []).append(route)
+    stale: list[APIRoute] = []
+    conflicts: list[tuple[APIRoute, str]] = []
+    for (path, methods), routes in groups.items():
+        names = [route.endpoint.__name__ for route in routes]
+        if len(set(names)) > 1:
+            method = "/".join(sorted(methods))
+            first, last = names[0], names[-1]
+            message = (
+                f"{method} {path} is defined twice, by `{first}` and by `{last}`. The first matching route answers, "
+                f"so `{last}` never runs. Keep one of them: if you renamed the function while fixing it, run the "
+                "cell that creates `app` again (a fresh app), then your exercise cells."
+            )
+            conflicts.append((routes[0], message))
+        else:
+            stale += routes[:-1]
+    if stale:
+        app.router.routes[:] = [route for route in app.router.routes if route not in stale]
+        app.openapi_schema = None
+    return conflicts
 
 
 def expect_status(response: Any, status: int, what: str) -> None:
@@ -61,6 +112,6 @@ def expect_status(response: Any, status: int, what: str) -> None:
             404: " Is the route's path spelled exactly as asked, and did you run its cell?",
             405: " The path exists but not for this method: check @app.get vs @app.post.",
             422: f" The server said: {response.text[:300]}",
-            500: " Your route raised an error: look at its code.",
+            500: " Your route answered 500 Internal Server Error: a client's mistake should get a 4xx.",
         }.get(response.status_code, "")
         fail(f"{what}: expected status {status}, got {response.status_code}.{hint}")

@@ -1,16 +1,44 @@
-"""The exercise registry: ``@exercise`` registers a check, ``check()`` runs one, ``fail()`` says what is wrong."""
+"""The exercise registry: ``@exercise`` registers a check with its points and hints; ``check()`` runs one,
+``hint()`` gives the next hint, ``check_all()`` shows a worksheet's progress, ``fail()`` says what is wrong."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-__all__ = ["EXERCISES", "CheckFailed", "Exercise", "ExerciseNotDone", "check", "exercise", "fail"]
+from course_api.checks.errors import StudentCodeError, explain
+
+__all__ = [
+    "EXERCISES",
+    "NOTEBOOKS",
+    "CheckFailed",
+    "Exercise",
+    "ExerciseNotDone",
+    "Progress",
+    "check",
+    "check_all",
+    "exercise",
+    "fail",
+    "hint",
+    "progress",
+]
 
 # A check reads the notebook's names and returns the "well done" sentence (or calls fail()).
 CheckFunction = Callable[[dict[str, Any]], str]
+
+# Lesson number -> the notebook's name, the same in notebooks/, exercises/ and solutions/.
+NOTEBOOKS = {
+    "01": "01_requests",
+    "02": "02_json",
+    "03": "03_fastapi",
+    "04": "04_serving_a_model",
+    "05": "05_docker",
+    "06": "06_going_further",
+}
 
 
 class CheckFailed(Exception):
@@ -31,41 +59,163 @@ class Exercise:
     title: str
     needs: tuple[str, ...]
     run: CheckFunction
+    points: int = 1
+    hints: tuple[str, ...] = ()
+
+    @property
+    def lesson(self) -> str:
+        return self.id.split(".")[0]
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The hints, then where the worked answer is."""
+        where = f"solutions/{NOTEBOOKS.get(self.lesson, self.lesson)}.ipynb, exercise {self.id}"
+        last = f"The worked answer is in {where}. Compare it with yours line by line, then run the check again."
+        return (*self.hints, last)
 
 
 EXERCISES: dict[str, Exercise] = {}
+_state: dict[str, Any] = {"lesson": None, "hints_given": {}}
 
 
-def exercise(exercise_id: str, title: str, needs: tuple[str, ...]) -> Callable[[CheckFunction], CheckFunction]:
-    """Register the decorated function as the check of ``exercise_id``."""
+def exercise(
+    exercise_id: str, title: str, needs: tuple[str, ...], *, points: int = 1, hints: tuple[str, ...] = ()
+) -> Callable[[CheckFunction], CheckFunction]:
+    """Register the decorated function as the check of ``exercise_id``, worth ``points``, with ``hints``
+    (from a pointer to where to look, to the key idea; never the answer's line)."""
 
     def register(func: CheckFunction) -> CheckFunction:
-        EXERCISES[exercise_id] = Exercise(exercise_id, title, needs, func)
+        EXERCISES[exercise_id] = Exercise(exercise_id, title, needs, func, points, hints)
         return func
 
     return register
 
 
-def check(exercise_id: str, namespace: dict[str, Any] | None = None) -> None:
-    """Check exercise ``exercise_id`` against the names defined in the notebook (or in ``namespace``)."""
-    __tracebackhide__ = True  # IPython and pytest hide this frame: the student sees only the message
+def _spec(exercise_id: str) -> Exercise:
     if exercise_id not in EXERCISES:
         raise ValueError(f"There is no exercise {exercise_id!r}; known: {', '.join(sorted(EXERCISES))}.")
-    spec = EXERCISES[exercise_id]
-    # Frame 1 is the caller's: the notebook cell that ran check(...).
-    ns = namespace if namespace is not None else sys._getframe(1).f_globals
+    _state["lesson"] = exercise_id.split(".")[0]
+    return EXERCISES[exercise_id]
+
+
+def run_check(spec: Exercise, ns: dict[str, Any]) -> str:
+    """Run ``spec``'s check on ``ns``; the "well done" sentence, or :class:`CheckFailed` /
+    :class:`ExerciseNotDone`. An error in the student's code becomes a CheckFailed that shows it."""
+    __tracebackhide__ = True
     missing = [name for name in spec.needs if name not in ns]
     if missing:
         names = ", ".join(f"`{n}`" for n in missing)
         raise ExerciseNotDone(
-            f"Exercise {exercise_id} ({spec.title}) is not done yet: the cell above must define {names}. "
+            f"Exercise {spec.id} ({spec.title}) is not done yet: the cell above must define {names}. "
             "Replace the `raise NotImplementedError` line with your code and run that cell first."
         )
-    message = spec.run(ns)
+    try:
+        return spec.run(ns)
+    except (CheckFailed, ExerciseNotDone):
+        raise
+    except StudentCodeError as exc:
+        message = explain(exc.error, exc.during)
+        if message is None:
+            raise exc.error from None
+        raise CheckFailed(message) from None
+    except Exception as exc:
+        message = explain(exc)
+        if message is None:  # not the student's code: a bug in the check, shown as it is
+            raise
+        raise CheckFailed(message) from None
+
+
+def check(exercise_id: str, namespace: dict[str, Any] | None = None) -> None:
+    """Check exercise ``exercise_id`` against the names defined in the notebook (or in ``namespace``)."""
+    __tracebackhide__ = True  # IPython and pytest hide this frame: the student sees only the message
+    spec = _spec(exercise_id)
+    # Frame 1 is the caller's: the notebook cell that ran check(...).
+    ns = namespace if namespace is not None else sys._getframe(1).f_globals
+    message = run_check(spec, ns)
     print(f"✔ Exercise {exercise_id} ({spec.title}): {message}")
+
+
+def hint(exercise_id: str) -> None:
+    """Print the next hint for ``exercise_id``: each call goes one step further, the last says where the worked
+    answer is."""
+    spec = _spec(exercise_id)
+    steps = spec.steps
+    given: dict[str, int] = _state["hints_given"]
+    number = min(given.get(exercise_id, 0) + 1, len(steps))
+    given[exercise_id] = number
+    more = "" if number < len(steps) else " (the last one)"
+    print(f"Hint {number} of {len(steps)}{more} for exercise {exercise_id} ({spec.title}):\n{steps[number - 1]}")
 
 
 def fail(message: str) -> NoReturn:
     """Stop the check with :class:`CheckFailed` and ``message``."""
     __tracebackhide__ = True
     raise CheckFailed(message)
+
+
+@dataclass
+class Progress:
+    """A worksheet's progress: each exercise done, not done or failing, with points. ``as_dict()`` for tools."""
+
+    lesson: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        return sum(row["earned"] for row in self.rows)
+
+    @property
+    def total(self) -> int:
+        return sum(row["points"] for row in self.rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"lesson": self.lesson, "points": self.points, "total": self.total, "exercises": self.rows}
+
+    def __repr__(self) -> str:
+        marks = {"done": "✔ done", "not done": "· not done", "failing": "✘ failing"}
+        lines = [f"Worksheet {self.lesson}: {self.points} of {self.total} points"]
+        for row in self.rows:
+            points = f"{row['earned']}/{row['points']}"
+            lines.append(f"  {row['id']}  {marks[row['status']]:<11} {points:>5}  {row['title']}")
+            if row["status"] == "failing":
+                lines.append(f"        {row['message'].splitlines()[0]}")
+        return "\n".join(lines)
+
+
+def _lesson_of(ns: dict[str, Any]) -> str:
+    if _state["lesson"]:
+        return str(_state["lesson"])
+    overlap: dict[str, int] = {}
+    for spec in EXERCISES.values():
+        overlap[spec.lesson] = overlap.get(spec.lesson, 0) + sum(name in ns for name in spec.needs)
+    best = max(overlap, key=lambda lesson: overlap[lesson], default="")
+    if not best or overlap[best] == 0:
+        raise ValueError('Which worksheet? Call check_all with its number, for example check_all("03").')
+    return best
+
+
+def progress(lesson: str, namespace: dict[str, Any]) -> Progress:
+    """Run every check of ``lesson`` against ``namespace``, quietly; the result per exercise."""
+    result = Progress(lesson)
+    for spec in sorted((s for s in EXERCISES.values() if s.lesson == lesson), key=lambda s: s.id):
+        row = {"id": spec.id, "title": spec.title, "points": spec.points, "earned": 0}
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                row["message"] = run_check(spec, namespace)
+            row["status"], row["earned"] = "done", spec.points
+        except ExerciseNotDone as exc:
+            row["status"], row["message"] = "not done", str(exc)
+        except Exception as exc:  # CheckFailed, or a bug anywhere: reported, never a crash
+            row["status"], row["message"] = "failing", str(exc) or type(exc).__name__
+        result.rows.append(row)
+    return result
+
+
+def check_all(lesson: str | None = None, namespace: dict[str, Any] | None = None) -> Progress:
+    """Every exercise of a worksheet (``lesson``, e.g. "03"; default: the one you are checking): done, not done
+    or failing, with points."""
+    ns = namespace if namespace is not None else sys._getframe(1).f_globals
+    lesson = lesson or _lesson_of(ns)
+    if lesson not in NOTEBOOKS:
+        raise ValueError(f"There is no worksheet {lesson!r}; the worksheets are {', '.join(NOTEBOOKS)}.")
+    return progress(lesson, ns)

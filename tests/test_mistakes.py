@@ -1,0 +1,132 @@
+"""The mistake corpus: every exercise's check fails each real wrong answer with a message that names the mistake,
+and accepts the worked answer and another correct one. Each answer runs as the student's cell would: after the
+worksheet's setup cell and the cells before it (earlier exercises answered as in solutions/)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import linecache
+import os
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from corpus import Case
+from course_api.checks import EXERCISES, CheckFailed, ExerciseNotDone
+from course_api.checks.registry import NOTEBOOKS, run_check
+from helpers import ROOT
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+LESSONS = sorted(NOTEBOOKS)
+
+
+def run_cell(source: str, ns: dict[str, Any], name: str) -> None:
+    """Run ``source`` as a notebook cell: its lines show in tracebacks, its prints are kept quiet."""
+    filename = f"<cell {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(source, filename, "exec"), ns)
+
+
+def solution_block(source: str) -> str:
+    lines = source.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(BEGIN))
+    end = next(i for i, line in enumerate(lines) if line.strip().startswith(END))
+    return "\n".join(line for line in lines[start + 1 : end] if not line.strip().startswith("### HINT:"))
+
+
+class Worksheet:
+    """A solution notebook, cut into its setup, the code cells before each exercise, and each worked answer."""
+
+    def __init__(self, lesson: str) -> None:
+        nb = nbformat.read(ROOT / "solutions" / f"{NOTEBOOKS[lesson]}.ipynb", as_version=4)
+        code = [c.source for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+        self.setup = code[0]
+        self.before: dict[str, list[str]] = {}
+        self.answer: dict[str, str] = {}
+        cells: list[str] = []
+        for source in code[1:]:
+            if source.startswith("check("):  # the cell before a check is the exercise's answer cell
+                exercise = source.split('"')[1]
+                self.before[exercise] = cells[:-1]
+                self.answer[exercise] = solution_block(cells[-1])
+            else:
+                cells.append(source)
+
+
+@pytest.fixture(scope="module", params=LESSONS)
+def lesson(request, tmp_path_factory) -> Any:
+    """The lesson's worksheet, its corpus module, and its namespace after the setup cell (run once)."""
+    name = request.param
+    folder = tmp_path_factory.mktemp(f"lesson{name}")
+    old = Path.cwd()
+    os.chdir(folder)  # worksheets write files (05: docker_exercise/) next to themselves
+    ns: dict[str, Any] = {"device": "cpu", "base_url": None}
+    sheet = Worksheet(name)
+    run_cell(sheet.setup, ns, f"{name} setup")
+    yield name, sheet, importlib.import_module(f"corpus.lesson{name}"), ns
+    for value in list(ns.values()):
+        if type(value).__name__ == "BackgroundServer":
+            value.stop()
+    os.chdir(old)
+
+
+def cases(lesson: str) -> list[Case]:
+    module = importlib.import_module(f"corpus.lesson{lesson}")
+    return list(module.CASES)
+
+
+def attempt(lesson_fixture: Any, exercise: str, answer: str, label: str) -> str:
+    """Run the cells before ``exercise``, then ``answer`` as its cell, then its check; the check's sentence."""
+    name, sheet, module, base = lesson_fixture
+    ns = dict(base)
+    run_cell(module.RESET, ns, f"{name} reset")
+    for index, source in enumerate(sheet.before[exercise]):
+        run_cell(source, ns, f"{name} before {exercise} #{index}")
+    run_cell(answer, ns, label)
+    return run_check(EXERCISES[exercise], ns)
+
+
+def test_every_exercise_has_a_corpus():
+    for lesson in LESSONS:
+        by_exercise: dict[str, list[Case]] = {}
+        for case in cases(lesson):
+            by_exercise.setdefault(case.exercise, []).append(case)
+        for spec in (s for s in EXERCISES.values() if s.lesson == lesson):
+            found = by_exercise.get(spec.id, [])
+            wrong = [c for c in found if not c.passes]
+            right = [c for c in found if c.passes]
+            assert len(wrong) >= 3, f"{spec.id}: at least 3 real mistakes, found {len(wrong)}"
+            assert right, f"{spec.id}: a second correct answer (not the worked one)"
+
+
+def test_the_worked_answers_pass(lesson):
+    name, sheet, _, _ = lesson
+    for exercise in sorted(e for e in EXERCISES if e.startswith(name)):
+        attempt(lesson, exercise, sheet.answer[exercise], f"{exercise} worked answer")
+
+
+def test_other_correct_answers_pass(lesson):
+    for case in (c for c in cases(lesson[0]) if c.passes):
+        try:
+            attempt(lesson, case.exercise, case.code, case.id)
+        except CheckFailed as exc:
+            pytest.fail(f"{case.id}: a correct answer was refused:\n{exc}")
+
+
+def test_every_mistake_is_caught_and_named(lesson):
+    problems = []
+    for case in (c for c in cases(lesson[0]) if not c.passes):
+        try:
+            attempt(lesson, case.exercise, case.code, case.id)
+        except (CheckFailed, ExerciseNotDone) as exc:
+            missing = [words for words in case.says if words.lower() not in str(exc).lower()]
+            if missing:
+                problems.append(f"{case.id}: the message does not say {missing}:\n    {exc}")
+        else:
+            problems.append(f"{case.id}: the check accepted this mistake")
+    assert not problems, "\n".join(problems)
