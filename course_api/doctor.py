@@ -30,11 +30,21 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
+SUPPORTED_PYTHON = ((3, 11), (3, 14))  # the course is tested on each of these and the versions between
+
+
 def check_python() -> Check:
-    ok = sys.version_info >= (3, 11)
+    (low, high), version = SUPPORTED_PYTHON, sys.version_info[:2]
+    supported = f"{low[0]}.{low[1]} to {high[0]}.{high[1]}"
     where = "the course's .venv" if ".venv" in sys.prefix else sys.prefix
-    fix = "" if ok else "Use Python 3.11 or newer (the pinned numpy, IPython and JupyterLab need it)."
-    return Check("python", ok, f"{platform.python_version()} ({where})", fix)
+    detail = f"{platform.python_version()} ({where}; the course supports Python {supported})"
+    if version < low:
+        return Check(
+            "python", False, detail, f"Use Python {supported} (the pinned numpy, IPython and JupyterLab need it)."
+        )
+    if version > high:
+        return Check("python", False, detail, f"This Python is newer than the course was tested on: use {supported}.")
+    return Check("python", True, detail)
 
 
 def check_packages() -> list[Check]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from helpers import CHROMIUM, CHROMIUM_ARGS, guard_loopback, guarded_page, missing_system_tool
+from helpers import CHROMIUM, CHROMIUM_ARGS, Kernel, guard_loopback, guarded_page, missing_system_tool
 
 
 # ------------------------------------------------------------------------------------------ hooks
@@ -132,3 +132,13 @@ def page(browser) -> Iterator:
     with guarded_page(browser) as (new_page, outside):
         yield new_page
     assert outside == [], f"the page tried to reach addresses other than 127.0.0.1: {outside}"
+
+
+@pytest.fixture
+def kernel() -> Iterator[Kernel]:
+    """A real `course-api` Jupyter kernel, shut down after the test."""
+    k = Kernel()
+    try:
+        yield k
+    finally:
+        k.close()

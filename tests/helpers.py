@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import queue
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
@@ -172,3 +174,62 @@ def save_screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+# ------------------------------------------------------------------------------------ Jupyter kernels
+def wait_until(condition, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+class Kernel:
+    """A ``course-api`` kernel and a way to run a cell in it (stdout back, errors raised)."""
+
+    def __init__(self) -> None:
+        from jupyter_client.kernelspec import NoSuchKernel
+        from jupyter_client.manager import KernelManager
+
+        self.manager = KernelManager(kernel_name="course-api")
+        try:
+            self.manager.start_kernel()
+        except NoSuchKernel:
+            pytest.skip("no Jupyter kernel named course-api: run `make kernel`")
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    @property
+    def pid(self) -> int:
+        return self.manager.provisioner.pid  # type: ignore[union-attr]
+
+    def run(self, code: str, timeout: float = 90) -> str:
+        msg_id = self.client.execute(code)
+        output, error = [], None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                message = self.client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"the cell did not finish within {timeout} s: {code!r}") from None
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind == "stream" and content["name"] == "stdout":
+                output.append(content["text"])
+            elif kind == "error":
+                error = f"{content['ename']}: {content['evalue']}"
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        if error:
+            raise RuntimeError(error)
+        return "".join(output).strip()
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        if self.manager.is_alive():
+            self.manager.shutdown_kernel(now=True)
+        self.manager.cleanup_resources()

@@ -94,6 +94,19 @@ def test_ci_runs_make_test():
     assert any("make test" in step or ".ci/run" in step for step in steps)
 
 
+def test_ci_tests_every_supported_python():
+    from course_api.doctor import SUPPORTED_PYTHON
+
+    (major, low), (_, high) = SUPPORTED_PYTHON
+    supported = [f"{major}.{minor}" for minor in range(low, high + 1)]
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    assert workflow["jobs"]["test"]["strategy"]["matrix"]["python-version"] == supported
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f">={supported[0]}"
+    classifiers = pyproject["project"]["classifiers"]
+    assert all(f"Programming Language :: Python :: {v}" in classifiers for v in supported)
+
+
 def _code_without_comments(cell_source: str) -> str:
     return "\n".join(line.split("#", 1)[0] for line in cell_source.splitlines())
 

@@ -43,7 +43,9 @@ def leaks(line: str, text: str) -> bool:
         return False
     squeeze = re.compile(r"\s+")
     line, text = squeeze.sub(" ", line), squeeze.sub(" ", text)
-    matched = sum(b.size for b in SequenceMatcher(None, line, text, autojunk=False).get_matching_blocks() if b.size >= 4)
+    matched = sum(
+        b.size for b in SequenceMatcher(None, line, text, autojunk=False).get_matching_blocks() if b.size >= 4
+    )
     return matched >= 0.6 * len(line)
 
 
@@ -72,4 +74,5 @@ def test_every_exercise_has_hints_in_steps(capsys):
             hint(exercise)
             said.append(capsys.readouterr().out)
         assert len(set(said[:-1])) == len(spec.steps), f"{exercise}: each call gives the next step"
-        assert said[-1] == said[-2] and "solutions/" in said[-1], f"{exercise}: the last step says where the answer is"
+        assert said[-1] == said[-2], f"{exercise}: after the last step, hint() repeats it"
+        assert "solutions/" in said[-1], f"{exercise}: the last step says where the worked answer is"

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import sys
 import time
@@ -18,75 +17,9 @@ import time
 import pytest
 
 from course_api.ports import is_listening as listening
+from helpers import wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX signals and /proc")
-
-
-def wait_until(condition, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
-class Kernel:
-    """A ``course-api`` kernel and a way to run a cell in it (stdout back, errors raised)."""
-
-    def __init__(self) -> None:
-        from jupyter_client.kernelspec import NoSuchKernel
-        from jupyter_client.manager import KernelManager
-
-        self.manager = KernelManager(kernel_name="course-api")
-        try:
-            self.manager.start_kernel()
-        except NoSuchKernel:
-            pytest.skip("no Jupyter kernel named course-api: run `make kernel`")
-        self.client = self.manager.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
-
-    @property
-    def pid(self) -> int:
-        return self.manager.provisioner.pid  # type: ignore[union-attr]
-
-    def run(self, code: str, timeout: float = 90) -> str:
-        msg_id = self.client.execute(code)
-        output, error = [], None
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                message = self.client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"the cell did not finish within {timeout} s: {code!r}") from None
-            if message["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = message["msg_type"], message["content"]
-            if kind == "stream" and content["name"] == "stdout":
-                output.append(content["text"])
-            elif kind == "error":
-                error = f"{content['ename']}: {content['evalue']}"
-            elif kind == "status" and content["execution_state"] == "idle":
-                break
-        if error:
-            raise RuntimeError(error)
-        return "".join(output).strip()
-
-    def close(self) -> None:
-        self.client.stop_channels()
-        if self.manager.is_alive():
-            self.manager.shutdown_kernel(now=True)
-        self.manager.cleanup_resources()
-
-
-@pytest.fixture
-def kernel():
-    k = Kernel()
-    try:
-        yield k
-    finally:
-        k.close()
 
 
 START = "from course_api import serve_in_background\nserver = serve_in_background(device='cpu')\nprint(server.port)"
@@ -130,6 +63,7 @@ def test_killing_the_kernel_leaves_no_process_or_socket(kernel):
 
 START_PROCESS = """
 import sys
+import time
 from course_api.notebook import start_process
 from course_api.ports import free_port
 port = free_port()
