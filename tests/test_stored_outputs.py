@@ -42,10 +42,7 @@ def outputs(path: Path) -> list[tuple[int, str]]:
 @pytest.mark.parametrize("path", STORED, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_stored_outputs_hold_no_python_version_phrase(path):
     hits = [
-        f"cell {index}: {phrase!r}"
-        for index, text in outputs(path)
-        for phrase in VERSION_PHRASES
-        if phrase in text
+        f"cell {index}: {phrase!r}" for index, text in outputs(path) for phrase in VERSION_PHRASES if phrase in text
     ]
     assert not hits, (
         f"{path.name} stores outputs that change with the Python version ({', '.join(hits)}): print the status "
