@@ -50,8 +50,8 @@ lint: $(STAMP) ## ruff check, ruff format --check and mypy (all configured in py
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-serve: $(STAMP) ## run the course server on http://127.0.0.1:8000
-	$(BIN)/course-api serve
+serve: $(STAMP) ## run the course server on http://127.0.0.1:8000 (PORT=8001 for another port)
+	$(BIN)/course-api serve $(if $(PORT),--port $(PORT))
 
 train: $(STAMP) ## retrain both models and rewrite the shipped weights and model card
 	$(BIN)/course-api train

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from course_api.commands import suggest
+
 KERNEL_NAME = "course-api"
 PACKAGES = ("torch", "fastapi", "uvicorn", "starlette", "pydantic", "python-multipart", "pillow", "requests")
 
@@ -77,7 +79,7 @@ def check_weights() -> Check:
     try:
         cards = [read_card(folder / f) for f in (DIGITS_FILE, SENTIMENT_FILE)]
     except Exception as exc:  # report any failure to read the weights
-        return Check("weights", False, str(exc), "Run 'course-api train' to create them.")
+        return Check("weights", False, str(exc), f"Run '{suggest('train', 'train')}' to create them.")
     accuracy = ", ".join(f"{c['name']} {c['test_accuracy']:.1%}" for c in cards)
     return Check("weights", True, f"{folder} ({accuracy} test accuracy)")
 
@@ -107,17 +109,39 @@ def check_kernel() -> Check:
     )
 
 
+def course_server_version(port: int, host: str = "127.0.0.1") -> str | None:
+    """The course_api version of the course server answering on ``port``, or None when what answers is not it."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/", timeout=2) as response:
+            body = json.loads(response.read(64 * 1024))
+    except (OSError, ValueError):
+        return None
+    data = body.get("data") if isinstance(body, dict) else None
+    if body.get("message") != "OK" or not isinstance(data, dict) or "models" not in data:
+        return None
+    return str(data.get("version", "?"))
+
+
 def check_port(port: int = 8000) -> Check:
     from course_api.ports import is_listening
 
-    if is_listening(port):
-        return Check(
-            "port 8000",
-            False,
-            "something is already listening on 127.0.0.1:8000",
-            "Stop it, or run 'course-api serve --port 8001'. Notebooks use a free port of their own either way.",
-        )
-    return Check("port 8000", True, "free for 'course-api serve'")
+    name = f"port {port}"
+    if not is_listening(port):
+        return Check(name, True, "free for 'course-api serve'")
+    version = course_server_version(port)
+    if version is not None:
+        return Check(name, True, f"the course server (version {version}) already answers on 127.0.0.1:{port}")
+    return Check(
+        name,
+        False,
+        f"another program (not the course server) is listening on 127.0.0.1:{port}",
+        f"Stop that program, or start the course server on another port: "
+        f"{suggest(f'serve --port {port + 1}', f'serve PORT={port + 1}')}. "
+        "Notebooks use a free port of their own either way.",
+    )
 
 
 def check_offline_docs() -> Check:
@@ -131,7 +155,16 @@ def check_offline_docs() -> Check:
     return Check("offline docs", True, "Swagger UI and ReDoc assets are served by the course server itself")
 
 
+def _configured_port() -> int:
+    from course_api.settings import Settings, SettingsError
+
+    try:
+        return Settings.from_env().port
+    except SettingsError:  # check_weights reports the wrong variable
+        return 8000
+
+
 def run_checks() -> list[Check]:
     checks = [check_python(), *check_packages()]
-    checks += [check_device(), check_weights(), check_kernel(), check_port(), check_offline_docs()]
+    checks += [check_device(), check_weights(), check_kernel(), check_port(_configured_port()), check_offline_docs()]
     return checks  # check_device names COURSE_API_DEVICE when it is set (settings are read only there)

@@ -28,7 +28,7 @@ class HealthData(BaseModel):
 
 
 class Health(BaseModel):
-    """The draft course's health check: a message, the status code, and some data."""
+    """The health check: a message, the status code, and some data."""
 
     model_config = ConfigDict(populate_by_name=True)
     message: str = Field(examples=["OK"])
@@ -79,7 +79,9 @@ class TextIn(BaseModel):
 class TextPrediction(BaseModel):
     label: str = Field(description="'negative' or 'positive'.", examples=["positive"])
     score: float = Field(ge=0, le=1, description="Probability of the predicted label.")
-    probabilities: dict[str, float] = Field(description="Probability of each label.")
+    probabilities: dict[str, float] = Field(
+        description="Probability of each label.", examples=[{"negative": 0.021, "positive": 0.979}]
+    )
     device: str
 
 
@@ -162,5 +164,32 @@ class ModelInfo(BaseModel):
     device: str
     device_reason: str
     load_seconds: float
-    models: dict[str, dict]
-    batching: dict[str, BatchingInfo] = Field(description="The micro-batcher of each model.")
+    models: dict[str, dict[str, Any]] = Field(
+        description="Each model's card: its classes, architecture, data, accuracy and how it was trained.",
+        examples=[
+            {
+                "digits": {"classes": [str(d) for d in range(10)], "name": "digits-cnn", "test_accuracy": 1.0},
+                "sentiment": {"classes": ["negative", "positive"], "name": "sentiment-bag-of-words"},
+            }
+        ],
+    )
+    batching: dict[str, BatchingInfo] = Field(
+        description="The micro-batcher of each model.",
+        examples=[
+            {
+                name: {
+                    "enabled": True,
+                    "max_rows": 64,
+                    "max_wait_ms": 2.0,
+                    "queue_limit": 512,
+                    "queued": 0,
+                    "requests": 120,
+                    "batches": 45,
+                    "mean_batch_size": 2.67,
+                    "largest_batch": 9,
+                    "rejected": 0,
+                }
+                for name in ("digits", "sentiment")
+            }
+        ],
+    )

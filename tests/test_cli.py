@@ -133,3 +133,27 @@ def test_serve_on_a_port_in_use_says_so_and_exits(free_port):
     assert result.returncode == 1
     assert f"port {free_port} on 127.0.0.1 is already in use" in result.stderr
     assert f"--port {free_port + 1}" in result.stderr
+
+
+def test_doctor_reports_the_course_server_on_its_port_as_fine(free_port):
+    from course_api.notebook import serve_in_background
+
+    env = {**os.environ, "COURSE_API_PORT": str(free_port)}
+    with serve_in_background(device="cpu", port=free_port, name="doctor-port"):
+        out = subprocess.run(course_api("doctor"), capture_output=True, text=True, timeout=120, env=env, check=False)
+    line = next(line for line in out.stdout.splitlines() if f"port {free_port}" in line)
+    assert line.startswith("ok"), out.stdout
+    assert "the course server (version" in line
+
+
+def test_doctor_reports_another_program_on_the_port_as_the_problem(free_port):
+    import socket
+
+    env = {**os.environ, "COURSE_API_PORT": str(free_port)}
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", free_port))
+        other.listen()
+        out = subprocess.run(course_api("doctor"), capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert out.returncode == 1
+    assert f"another program (not the course server) is listening on 127.0.0.1:{free_port}" in out.stdout
+    assert f"PORT={free_port + 1}" in out.stdout or f"--port {free_port + 1}" in out.stdout

@@ -38,3 +38,13 @@ def test_swagger_ui_understands_openapi_3_1(client):
 
 def test_redoc_needs_no_google_fonts(client):
     assert "fonts.googleapis" not in client.get("/redoc").text
+
+
+def test_free_form_objects_have_real_examples(app):
+    """Swagger UI shows a free-form object (a dict) as {"additionalProp1": ...} unless the schema has an example."""
+    missing = []
+    for name, schema in app.openapi()["components"]["schemas"].items():
+        for field, prop in schema.get("properties", {}).items():
+            if "additionalProperties" in prop and not (prop.get("examples") or prop.get("example")):
+                missing.append(f"{name}.{field}")
+    assert not missing, f"add examples= to these dict fields: {missing}"

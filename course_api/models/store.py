@@ -49,11 +49,12 @@ def load_weights(model: M, path: Path, device: torch.device) -> M:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise WeightsError(
-            f"{path} does not match {type(model).__name__} ({exc}). Re-create it with 'course-api train'."
+            f"{path} does not match {type(model).__name__} ({exc}). "
+            "Re-create it with 'make train' in the course folder."
         ) from None
     return model.to(device).eval()
 
 
 def _require(path: Path) -> None:
     if not path.is_file():
-        raise WeightsError(f"No weights at {path}. Create them with 'course-api train --output {path.parent}'.")
+        raise WeightsError(f"No weights at {path}. Create them with 'make train' in the course folder.")

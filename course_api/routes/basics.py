@@ -30,7 +30,7 @@ def astros_document() -> dict[str, Any]:
 
 @router.get("/", response_model=Health, summary="Health check")
 async def root(models: Models) -> dict[str, Any]:
-    """The draft course's health check, with the device and models in `data`."""
+    """The health check: `OK`, the status code, and the device and models in `data`."""
     return {
         "message": HTTPStatus.OK.phrase,
         "status-code": HTTPStatus.OK,
