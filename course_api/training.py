@@ -8,7 +8,10 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -44,6 +47,22 @@ class TrainResult:
 def seed_everything(seed: int = SEED) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
+
+
+@contextmanager
+def deterministic() -> Iterator[None]:
+    """Training gives the same weights every time on a machine: one CPU thread (a sum split over threads adds up
+    in another order), deterministic kernels only, and a fixed cuBLAS workspace on CUDA."""
+    threads = torch.get_num_threads()
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(was_deterministic)
 
 
 def _iterate(n_epochs: int, desc: str, progress: bool) -> tqdm[int]:
@@ -290,6 +309,11 @@ def _fit_sentiment(
 def train_all(
     output: Path, device: torch.device, *, which: str = "all", progress: bool = True, digits_epochs: int = 40
 ) -> list[TrainResult]:
+    with deterministic():
+        return _train(output, device, which=which, progress=progress, digits_epochs=digits_epochs)
+
+
+def _train(output: Path, device: torch.device, *, which: str, progress: bool, digits_epochs: int) -> list[TrainResult]:
     results = []
     if which in ("all", "digits"):
         start = time.perf_counter()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from course_api.device import available_devices
 from course_api.inference import ModelService
 from course_api.models.sentiment import negation_signs, tokenize
 from course_api.models.store import DIGITS_FILE, WeightsError, read_card
+from helpers import BIN
 
 
 def test_models_load_in_eval_mode_on_the_chosen_device(models):
@@ -93,19 +96,21 @@ def test_missing_weights_say_how_to_make_them(tmp_path):
         ModelService.load(tmp_path, "cpu")
 
 
-@pytest.mark.slow  # trains both models twice (a few seconds on CPU)
-def test_training_is_seeded_and_writes_safetensors(tmp_path):
-    from course_api.models.digits import DigitCNN
-    from course_api.models.store import load_weights
-    from course_api.training import train_all
-
-    results = train_all(tmp_path, torch.device("cpu"), which="digits", progress=False, digits_epochs=2)
-    again = train_all(tmp_path / "again", torch.device("cpu"), which="digits", progress=False, digits_epochs=2)
-    a = load_weights(DigitCNN(), results[0].path, torch.device("cpu")).state_dict()
-    b = load_weights(DigitCNN(), again[0].path, torch.device("cpu")).state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert results[0].path.read_bytes()[:8] != b"\x80\x04\x95"[:8]  # not a pickle
-    assert (tmp_path / "MODEL_CARD.md").is_file()
+@pytest.mark.slow  # trains both models twice, in two processes at once (about 20 s)
+@pytest.mark.subprocess
+def test_training_twice_gives_the_same_bytes(tmp_path):
+    """`course-api train` is reproducible: two runs (two processes) write byte-identical weights and model card."""
+    runs = [
+        subprocess.Popen(
+            [str(BIN / "course-api"), "train", "--device", "cpu", "--no-progress", "--output", str(tmp_path / name)]
+        )
+        for name in ("first", "second")
+    ]
+    assert [run.wait(timeout=600) for run in runs] == [0, 0]
+    for name in ("digits_cnn.safetensors", "sentiment.safetensors", "MODEL_CARD.md"):
+        first, second = ((tmp_path / run / name).read_bytes() for run in ("first", "second"))
+        assert first == second, f"{name} differs between two runs of course-api train"
+    assert not (tmp_path / "first" / "digits_cnn.safetensors").read_bytes().startswith(b"\x80")  # not a pickle
 
 
 def test_sentiment_training_learns_from_the_lexicon():

@@ -27,6 +27,17 @@ def save_weights(model: nn.Module, path: Path, card: dict[str, Any], extra: dict
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     metadata = {"card": json.dumps(card, sort_keys=True), **(extra or {})}
     save_file(tensors, str(path), metadata=metadata)
+    _canonical_header(path)
+
+
+def _canonical_header(path: Path) -> None:
+    """Rewrite the file's JSON header with sorted keys: safetensors writes metadata in a random order, and the
+    same weights must give the same bytes (training twice is compared byte for byte)."""
+    data = path.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8 : 8 + size]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)  # the format pads the header to a multiple of 8 bytes
+    path.write_bytes(len(header).to_bytes(8, "little") + header + data[8 + size :])
 
 
 def read_metadata(path: Path) -> dict[str, str]:
