@@ -102,10 +102,11 @@ def a_free_port() -> int:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> Iterator:
     """Headless Chromium (one per test module; Playwright gives every launch a fresh, empty profile)."""
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+    if CHROMIUM is None or not os.access(CHROMIUM, os.X_OK):
         missing_system_tool(
             "Chromium is not installed, so the browser tests are skipped; to run them: "
-            "sudo apt-get install chromium chromium-driver"
+            "sudo apt-get install chromium (Debian/Ubuntu), sudo dnf install chromium (Fedora), "
+            "brew install --cask chromium (macOS), or set COURSE_API_CHROMIUM to a Chromium or Chrome"
         )
     try:
         from playwright.sync_api import sync_playwright

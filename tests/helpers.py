@@ -9,11 +9,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import queue
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
@@ -109,7 +110,36 @@ def page_assets(html: str) -> list[str]:
 # Used by the ``browser`` and ``page`` fixtures in conftest.py, tests/test_browser.py and tests/test_lab.py.
 # Headless Chromium from Debian's packages, driven by Playwright; Playwright never downloads a browser of
 # its own. Every page runs behind a guard that aborts any request to an address other than 127.0.0.1.
-CHROMIUM = Path("/usr/bin/chromium")
+# Where Chromium or Chrome lives on Debian, Ubuntu (snap), Fedora and macOS; COURSE_API_CHROMIUM wins.
+CHROMIUM_PLACES = (
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/snap/bin/chromium",
+    "/usr/bin/google-chrome",
+    "/usr/bin/google-chrome-stable",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+)
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+def find_chromium(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The Chromium (or Chrome) to drive: ``COURSE_API_CHROMIUM``, else the usual places, else the PATH."""
+    environ = os.environ if environ is None else environ
+    chosen = environ.get("COURSE_API_CHROMIUM")
+    if chosen:
+        return Path(chosen)
+    for place in CHROMIUM_PLACES:
+        if os.access(place, os.X_OK):
+            return Path(place)
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    return None
+
+
+CHROMIUM = find_chromium()
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tomllib
 from fnmatch import fnmatch
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -221,3 +222,15 @@ def test_playground_files_ship_in_the_wheel():
     assert {"static/playground.html", "static/playground.js", "static/playground.css"} <= set(files)
     for name in files:
         assert any(fnmatch(name, pattern) for pattern in patterns), f"{name} is not in pyproject's package data"
+
+
+def test_chromium_is_found_where_each_system_puts_it(monkeypatch):
+    import helpers
+
+    assert helpers.find_chromium({"COURSE_API_CHROMIUM": "/opt/my/chrome"}) == Path("/opt/my/chrome")
+    for place in ("/snap/bin/chromium", "/usr/bin/google-chrome", "/Applications/Chromium.app/Contents/MacOS/Chromium"):
+        monkeypatch.setattr(helpers.os, "access", lambda path, mode, place=place: path == place)
+        assert helpers.find_chromium({}) == Path(place)
+    monkeypatch.setattr(helpers.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(helpers.shutil, "which", lambda name: "/usr/local/bin/chromium" if name == "chromium" else None)
+    assert helpers.find_chromium({}) == Path("/usr/local/bin/chromium")
