@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab,test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (course-api)" >/dev/null
+	$(BIN)/python -m course_api.lab >/dev/null
 	@touch $@
 	@echo "Environment ready in $(VENV) (Jupyter kernel '$(KERNEL)' registered)."
 

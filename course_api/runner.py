@@ -11,7 +11,8 @@ import ast
 import json
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +86,20 @@ def discover(root: Path, folders: Sequence[str] = DEFAULT_FOLDERS) -> list[Path]
     return sorted(found, key=lambda p: (p.name[:2], folders.index(p.parent.name) if p.parent.name in folders else 99))
 
 
+@contextmanager
+def kernel_manager(name: str = KERNEL) -> Iterator[Any]:
+    """A manager for the course's kernel that encrypts its connections (CurveZMQ), shut down afterwards: without
+    encryption every kernel logs "Kernel is running over TCP without encryption", a warning nobody can act on."""
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name=name, transport_encryption="auto")
+    try:
+        yield manager
+    finally:
+        if manager.has_kernel:
+            manager.shutdown_kernel(now=True)
+
+
 def run_notebooks(
     paths: Sequence[Path],
     output: Path,
@@ -110,9 +125,16 @@ def run_notebooks(
         started = time.perf_counter()
         result = Result(name, "ok", 0.0, chosen, str(target))
         try:
-            papermill.execute_notebook(
-                str(path), str(target), parameters=params, cwd=str(path.parent), kernel_name=KERNEL, progress_bar=False
-            )
+            with kernel_manager() as km:
+                papermill.execute_notebook(
+                    str(path),
+                    str(target),
+                    parameters=params,
+                    cwd=str(path.parent),
+                    kernel_name=KERNEL,
+                    progress_bar=False,
+                    km=km,
+                )
         except papermill.PapermillExecutionError as exc:
             result.status, result.cell = "failed", exc.exec_count
             result.error = f"{exc.ename}: {exc.evalue}"

@@ -61,12 +61,18 @@ def test_exercise_holds_no_solution_text(path):
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
-def test_solutions_are_clean_sources_with_enough_exercises(path):
+def test_solutions_have_enough_exercises_and_their_executed_outputs(path):
+    """Solutions keep the outputs of one run from top to bottom (nbval compares them), so a student who tried
+    first has something to compare with; without timestamps, which would change with every run."""
     nb = nbformat.read(path, as_version=4)
     minimum = 4 if int(path.name[:2]) <= 3 else 3  # the plan: at least 4 per lesson for 01-03, 3 for 04-06
     assert count_solutions(nb) >= minimum
     assert sum(c.source.startswith("check(") for c in nb.cells) >= minimum
-    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "run every cell once, in order"
+    assert not [c for c in code if "execution" in c.metadata], "execute with --ExecutePreprocessor.record_timing=False"
+    for cell in (c for c in code if c.source.startswith("check(")):
+        assert "✔ Exercise" in "".join(o.get("text", "") for o in cell.outputs), cell.source
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)

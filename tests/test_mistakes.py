@@ -29,7 +29,7 @@ def run_cell(source: str, ns: dict[str, Any], name: str) -> None:
     filename = f"<cell {name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(source, filename, "exec"), ns)
+        exec(compile(source, filename, "exec", dont_inherit=True), ns)
 
 
 def solution_block(source: str) -> str:
