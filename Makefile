@@ -36,6 +36,7 @@ kernel: $(STAMP) ## re-register the Jupyter kernel 'course-api' for this .venv
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (course-api)"
 
 lab: $(STAMP) ## open the course in JupyterLab (pass options with JUPYTER_ARGS)
+	@$(BIN)/python -m course_api.lab trust notebooks exercises solutions
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" notebooks/00_setup.ipynb $(LAB_ROOT) $(JUPYTER_ARGS)
 
 test: $(STAMP) ## run every test, notebooks included

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 
@@ -127,3 +128,18 @@ def test_no_cdn_or_public_api_in_package_or_notebooks():
                 named = needles if cell.cell_type == "code" else needles[:2] + needles[3:]
                 offenders += [f"{path.relative_to(ROOT)}: {n}" for n in named if n in text]
     assert not offenders
+
+
+def test_lab_settings_install_into_the_environment_and_keep_others(tmp_path):
+    from course_api import lab
+
+    config = tmp_path / "etc" / "jupyter" / "jupyter_server_config.json"
+    config.parent.mkdir(parents=True)
+    config.write_text('{"ServerApp": {"port": 9999}}')
+    lab.install(tmp_path)
+    lab.install(tmp_path)  # twice: the same result
+    server = json.loads(config.read_text())
+    assert server["ServerApp"] == {"port": 9999, "tornado_settings": {"ws_ping_timeout": 30000}}
+    assert server["MappingKernelManager"] == {"transport_encryption": "auto"}
+    overrides = json.loads((tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"

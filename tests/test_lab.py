@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 import httpx2
@@ -17,7 +18,7 @@ import psutil  # comes with ipykernel
 import pytest
 
 from course_api.ports import free_port
-from helpers import ROOT, output_of, save_screenshot
+from helpers import ROOT, save_screenshot
 
 TOKEN = "course-api-test"
 
@@ -32,6 +33,7 @@ class Lab(NamedTuple):
     url: str
     token: str
     process: subprocess.Popen
+    log: Path  # everything make and JupyterLab print
 
     @property
     def headers(self) -> dict[str, str]:
@@ -80,20 +82,22 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
             f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}",
         ]
     )
-    process = subprocess.Popen(
-        ["make", "-s", "lab", f"JUPYTER_ARGS={args}"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
-    )
-    lab = Lab(f"http://127.0.0.1:{port}", TOKEN, process)
+    log = tmp_path_factory.mktemp("lab-log") / "make-lab.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            ["make", "-s", "lab", f"JUPYTER_ARGS={args}"],
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
+        )
+    lab = Lab(f"http://127.0.0.1:{port}", TOKEN, process, log)
     try:
         deadline = time.monotonic() + 90
         while True:
-            assert process.poll() is None, output_of(process)
+            assert process.poll() is None, log.read_text()
             try:
                 if httpx2.get(f"{lab.url}/api/kernelspecs", headers=lab.headers, timeout=2).status_code == 200:
                     break
@@ -133,3 +137,16 @@ def test_jupyterlab_shows_notebook_00_in_chromium_with_an_idle_kernel(lab, page)
     save_screenshot(page, "jupyterlab")
     kernels = httpx2.get(f"{lab.url}/api/kernels", headers=lab.headers, timeout=10).json()
     assert [kernel["name"] for kernel in kernels] == ["course-api"]
+
+
+def test_make_lab_logs_no_warning_a_student_cannot_act_on(lab):
+    """After a kernel has started (the browser test opened notebook 00; start one more here), the log of `make lab`
+    holds no warning: no unencrypted-kernel warning, no news prompt, nothing about trust or websockets."""
+    session = {"path": "notebooks/00_setup.ipynb", "type": "notebook", "kernel": {"name": "course-api"}}
+    started = httpx2.post(f"{lab.url}/api/sessions", json=session, headers=lab.headers, timeout=30)
+    assert started.status_code == 201, started.text
+    time.sleep(3)  # the kernel's own start-up lines
+    warnings = [
+        line for line in lab.log.read_text().splitlines() if "WARNING" in line or line.startswith(("[W ", "[E "))
+    ]
+    assert not warnings, "\n".join(warnings)
