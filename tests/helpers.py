@@ -223,7 +223,7 @@ class Kernel:
         from jupyter_client.kernelspec import NoSuchKernel
         from jupyter_client.manager import KernelManager
 
-        self.manager = KernelManager(kernel_name="course-api")
+        self.manager = KernelManager(kernel_name="course-api", transport_encryption="auto")
         try:
             self.manager.start_kernel()
         except NoSuchKernel:
