@@ -56,6 +56,12 @@ ADVICE: list[tuple[str, str, str]] = [
     ),
     (
         "KeyError",
+        r"^KeyError: -?\d+\.\d+$",
+        "A float was used as a dict key: / always gives a float (204 / 100 is 2.04), while // gives the whole "
+        "number (204 // 100 is 2).",
+    ),
+    (
+        "KeyError",
         r"",
         "A dict has no entry for that key: check the key's spelling, and for a missing item answer 404 with "
         "raise HTTPException(status_code=404, detail=...) instead of letting a KeyError become a 500.",
@@ -82,6 +88,12 @@ ADVICE: list[tuple[str, str, str]] = [
     ),
     (
         "ResponseValidationError",
+        r"HTTPException\(",
+        "The function returned an HTTPException instead of raising it: write `raise HTTPException(status_code=..., "
+        "detail=...)`; `return` is for the answer, `raise` for an error.",
+    ),
+    (
+        "ResponseValidationError",
         r"",
         "The function's answer does not match the route's response model: return the fields it declares.",
     ),
@@ -94,6 +106,77 @@ ADVICE: list[tuple[str, str, str]] = [
         "TypeError",
         r"(missing \d+ required|takes \d+ positional|unexpected keyword)",
         "A function got other arguments than it takes: compare the call with the function's definition.",
+    ),
+    (
+        "TypeError",
+        r"'method' object is not subscriptable",
+        "A method was used without calling it: write response.json()[...] with the parentheses, not "
+        "response.json[...].",
+    ),
+    (
+        "UnicodeDecodeError",
+        r"",
+        "These bytes are not text (an image, say), so .decode() cannot read them: to put bytes in JSON, encode "
+        "them as base64 text with base64.b64encode(data).decode('ascii').",
+    ),
+    (
+        "TypeError",
+        r"must be real number, not",
+        "math.isnan() and math.isfinite() take only numbers: test isinstance(value, float) first.",
+    ),
+    (
+        "",
+        r"Out of range float values are not JSON compliant",
+        "NaN and infinity have no JSON form: replace them (with None, or a number you agreed on) before sending "
+        "or returning the data.",
+    ),
+    (
+        "JSONDecodeError",
+        r"",
+        "The body is not JSON (it may be empty, or an HTML page): look at response.status_code and the "
+        "Content-Type header before you call .json().",
+    ),
+    (
+        "HTTPError",
+        r"\d{3} (Client|Server) Error|(Client|Server) error '\d{3}",
+        "The server answered with a 4xx or 5xx status, and raise_for_status() turned it into this exception: "
+        "check the URL and what you sent.",
+    ),
+    (
+        "MissingSchema",
+        r"",
+        "The URL is not complete: it needs http:// and the server's address in front of the path, for example "
+        "{api_url}/astros.json rather than /astros.json.",
+    ),
+    (
+        "",
+        r"'numpy\.\w+' object is not iterable",
+        "numpy numbers (numpy.int64, numpy.float32, ...) are not JSON numbers, and FastAPI cannot write them: "
+        "convert each one with int() or float() (an array with .tolist()) before you return it.",
+    ),
+    (
+        "TypeError",
+        r"only (length-1|0-dimensional|size-1|integer scalar) arrays",
+        "A NumPy array of several numbers was used where one number is expected: a model answers one row per "
+        "input of a batch, so take the row you need first (probabilities[0] for a batch of one).",
+    ),
+    (
+        "IndexError",
+        r"(index out of range|out of bounds)",
+        "An index past the end: a list of n items has indexes 0 to n - 1 (a list of one item has only index 0). "
+        "Check the index you compute for the shortest list too.",
+    ),
+    (
+        "ValueError",
+        r"all input arrays must have the same shape",
+        "np.stack puts arrays of the same shape on top of each other along a NEW axis. To join batches of "
+        "different lengths one after another (16 + 16 + 2 rows), use np.concatenate (or np.vstack).",
+    ),
+    (
+        "",
+        r"'(Future|generator)' object",
+        "That is a promise of a result (a Future, or a generator), not the result: call future.result() on each "
+        "one (or use pool.map, which gives the results), or wrap a generator in list(...).",
     ),
 ]
 
