@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -61,12 +62,16 @@ def test_recipe_of_notebook_05():
     assert install < code, "pip install -r requirements.txt runs before the code is copied (layer caching)"
     user = next(rest for w, rest in steps if w == "USER")
     assert user not in ("root", "0")
+    useradd = next(i for i, (w, rest) in enumerate(steps) if w == "RUN" and "useradd" in rest)
+    assert useradd < install, "the user is created early, so its layer is reused (notebook 05's table)"
     assert "HEALTHCHECK" in words
-    cmd = exec_form("CMD")
-    assert cmd[:2] == ["uvicorn", "course_api.server:app"]
+    shell, flag, script = exec_form("CMD")
+    assert (shell, flag) == ("sh", "-c"), "a shell expands $PORT"
+    cmd = script.split()
+    assert cmd[:3] == ["exec", "uvicorn", "course_api.server:app"], "exec: uvicorn gets docker stop's SIGTERM"
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
     exposed = next(rest for w, rest in steps if w == "EXPOSE")
-    assert cmd[cmd.index("--port") + 1] == exposed
+    assert cmd[cmd.index("--port") + 1] == f'"${{PORT:-{exposed}}}"', "the platform's $PORT, else the exposed port"
 
 
 def test_requirements_are_the_locked_runtime_pins():
@@ -142,18 +147,16 @@ def test_dockerignore_keeps_the_context_small():
 
 @pytest.mark.docker
 @pytest.mark.subprocess
-def test_the_images_cmd_serves_the_course(free_port, tmp_path):
-    """Run the image's CMD as a local process: same module path and host, the port swapped for a free one."""
-    cmd = exec_form("CMD")
-    cmd[0] = str(BIN / cmd[0])
-    cmd[cmd.index("--port") + 1] = str(free_port)
+def test_the_images_cmd_serves_the_course_on_the_platforms_port(free_port, tmp_path):
+    """Run the image's CMD as a local process, as a platform that sets $PORT would (here a free port)."""
+    shell, flag, script = exec_form("CMD")
     process = subprocess.Popen(
-        cmd,
+        [shell, flag, script],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={"PATH": str(BIN), "COURSE_API_DEVICE": "cpu", "HOME": str(tmp_path)},
+        env={"PATH": f"{BIN}:/usr/bin:/bin", "COURSE_API_DEVICE": "cpu", "HOME": str(tmp_path), "PORT": str(free_port)},
     )
     try:
         deadline = time.monotonic() + 60
@@ -168,8 +171,8 @@ def test_the_images_cmd_serves_the_course(free_port, tmp_path):
         assert response.json() == {"item_id": 5, "q": "somequery"}
         health = exec_form("HEALTHCHECK")
         health[0] = sys.executable
-        health[-1] = health[-1].replace(":8000/", f":{free_port}/")
-        assert subprocess.run(health, timeout=30, check=False).returncode == 0, "the HEALTHCHECK command fails"
+        env = {**os.environ, "PORT": str(free_port)}
+        assert subprocess.run(health, timeout=30, check=False, env=env).returncode == 0, "the HEALTHCHECK fails"
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -1,0 +1,141 @@
+"""The course speaks to students: no word of a draft they never saw; every notebook opens with its goals, what it
+assumes and its time, and closes with a recap and what comes next; the core path fits a working day, and the
+optional deep dives are marked and never needed by the core; student code is plain FastAPI."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import ROOT
+
+WALKTHROUGHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+WORKSHEETS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")) + sorted(
+    (ROOT / "exercises").glob("[0-9][0-9]_*.ipynb")
+)
+STUDENT_FILES = [*WALKTHROUGHS, *WORKSHEETS, ROOT / "README.md"]
+OPTIONAL = re.compile(r"going deeper \(optional\)", re.IGNORECASE)
+CORE_WORDS = 12_000  # about one working day of reading, with the code, for the core of 00 to the last lesson
+HEADING = re.compile(r"^(#{1,6})\s+(.*)$", re.MULTILINE)
+
+
+@dataclass
+class Cell:
+    kind: str
+    source: str
+    optional: bool
+
+
+def cells(path: Path) -> list[Cell]:
+    """The notebook's cells, each marked optional when it lies in a "Going deeper (optional)" section (from such a
+    heading to the next heading of the same or a higher level)."""
+    result, optional_level = [], 0
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            for hashes, title in HEADING.findall(cell.source):
+                level = len(hashes)
+                if optional_level and level <= optional_level:
+                    optional_level = 0
+                if OPTIONAL.search(title):
+                    optional_level = level
+        result.append(Cell(cell.cell_type, cell.source, bool(optional_level)))
+    return result
+
+
+def words(text: str) -> int:
+    return len(re.findall(r"\S+", text))
+
+
+@pytest.mark.parametrize("path", STUDENT_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_word_of_a_draft(path):
+    if path.suffix == ".ipynb":
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+    else:
+        text = path.read_text(encoding="utf-8")
+    found = [line.strip() for line in text.splitlines() if re.search(r"\bdrafts?\b", line, re.IGNORECASE)]
+    assert not found, f"students never saw a draft; show a common first attempt instead: {found[:3]}"
+
+
+def test_the_api_docs_speak_of_no_draft(app):
+    import json
+
+    assert not re.search(r"\bdraft", json.dumps(app.openapi()), re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", WALKTHROUGHS, ids=lambda p: p.stem)
+def test_each_notebook_opens_with_goals_assumptions_and_time(path):
+    opening = next(c.source for c in cells(path) if c.kind == "markdown")
+    assert re.search(r"\*\*(Goals?|You will)\b", opening), "say what the student will be able to do"
+    assert re.search(r"\*\*(Assumes|Before you start|You need)\b", opening), "say what the notebook assumes"
+    assert re.search(r"\*\*Time\b[^\n]*\d+\s*(min|minutes|hours?)", opening), "say how long it takes (core path)"
+
+
+@pytest.mark.parametrize("path", WALKTHROUGHS, ids=lambda p: p.stem)
+def test_each_notebook_closes_with_a_recap_and_what_comes_next(path):
+    markdown = [c for c in cells(path) if c.kind == "markdown" and not c.optional]
+    recap = next((c.source for c in markdown if re.search(r"^#+\s*Recap\b", c.source, re.MULTILINE)), None)
+    assert recap is not None, "a '## Recap' section near the end"
+    points = re.findall(r"^\s*(?:[-*]|\d+\.)\s+\S", recap, re.MULTILINE)
+    assert 3 <= len(points) <= 5, f"a recap of three to five points, not {len(points)}"
+    assert re.search(r"\*\*Next\b|^Next\b", recap, re.MULTILINE), "say what comes next"
+
+
+def _defined(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython syntax (magics): nothing we can read
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _used(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+@pytest.mark.parametrize("path", WALKTHROUGHS, ids=lambda p: p.stem)
+def test_the_core_never_needs_an_optional_section(path):
+    optional_only: set[str] = set()
+    core_defined: set[str] = set()
+    problems = []
+    for cell in (c for c in cells(path) if c.kind == "code"):
+        if cell.optional:
+            optional_only |= _defined(cell.source) - core_defined
+        else:
+            needed = (_used(cell.source) & optional_only) - _defined(cell.source)
+            problems += [f"the core uses {name!r}, defined in an optional section" for name in sorted(needed)]
+            core_defined |= _defined(cell.source)
+            optional_only -= core_defined
+    assert not problems, "\n".join(problems)
+
+
+def test_the_core_fits_a_working_day():
+    per_notebook = {
+        p.stem: sum(words(c.source) for c in cells(p) if c.kind == "markdown" and not c.optional) for p in WALKTHROUGHS
+    }
+    total = sum(per_notebook.values())
+    assert total <= CORE_WORDS, f"{total} words of core markdown (at most {CORE_WORDS}): {per_notebook}"
+
+
+@pytest.mark.parametrize("path", [*WALKTHROUGHS, *WORKSHEETS], ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_student_code_uses_plain_fastapi(path):
+    """The offline /docs of the course server stay inside course_api: a student's main.py must run in the container
+    that notebook 05 builds from its requirements.txt, which has no fastapi-offline."""
+    offenders = [c.source.splitlines()[0] for c in cells(path) if c.kind == "code" and "fastapi_offline" in c.source]
+    assert not offenders, f"code cells import fastapi_offline: {offenders}"
