@@ -15,10 +15,10 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel lab test test-fast lint serve train doctor exercises run-notebooks bench lock clean
+.PHONY: help setup kernel lab test test-fast lint serve train doctor exercises run-notebooks bench screenshots lock clean
 
 help: ## show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m course_api.lab >/dev/null
 	@touch $@
 	@echo "Environment ready in $(VENV) (Jupyter kernel '$(KERNEL)' registered)."
+	@echo "To type course-api commands yourself, activate it first: source $(VENV)/bin/activate"
+	@echo "(PowerShell: $(VENV)\\Scripts\\Activate.ps1), or use the make targets: make help."
 
 setup: $(STAMP) ## create or update .venv with the pinned versions and register the Jupyter kernel
 
@@ -52,21 +54,25 @@ lint: $(STAMP) ## ruff check, ruff format --check and mypy (all configured in py
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-serve: $(STAMP) ## run the course server on http://127.0.0.1:8000 (PORT=8001 for another port)
-	$(BIN)/course-api serve $(if $(PORT),--port $(PORT))
+serve: $(STAMP) ## run the course server on http://127.0.0.1:8000 (PORT=8001, DEVICE=cuda)
+	$(BIN)/course-api serve $(if $(PORT),--port $(PORT)) $(if $(DEVICE),--device $(DEVICE))
 
-train: $(STAMP) ## retrain both models and rewrite the shipped weights and model card
-	$(BIN)/course-api train
+train: $(STAMP) ## retrain both models and rewrite the shipped weights and model card (DEVICE=cuda)
+	$(BIN)/course-api train $(if $(DEVICE),--device $(DEVICE))
 
 exercises: $(STAMP) ## regenerate exercises/ from solutions/ (commit both)
 	$(BIN)/course-api build-exercises
 
-run-notebooks: $(STAMP) ## execute every walkthrough and solution (DEVICE=cuda, OUTPUT=dir); writes a summary
-	$(BIN)/course-api run-notebooks $(if $(DEVICE),--device $(DEVICE)) $(if $(OUTPUT),--output $(OUTPUT))
+run-notebooks: $(STAMP) ## run every walkthrough and solution (DEVICE=cuda OUTPUT=dir PARAMS="base_url=None")
+	$(BIN)/course-api run-notebooks $(if $(DEVICE),--device $(DEVICE)) $(if $(OUTPUT),--output $(OUTPUT)) \
+	  $(foreach p,$(PARAMS),-p $(p))
 
 bench: $(STAMP) ## load-test the server with wrk on 127.0.0.1, then 20 s of mixed load with nothing lost (DEVICE=cuda, BENCH_ARGS=--quick)
 	$(BIN)/python -m benchmarks.run $(if $(DEVICE),--device $(DEVICE)) $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.nothing_lost $(if $(DEVICE),--device $(DEVICE))
+
+screenshots: $(STAMP) ## retake the README's screenshots of /docs and /playground (needs Chromium)
+	COURSE_API_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_browser.py -k "swagger_ui_renders or playground_predicts"
 
 doctor: $(STAMP) ## check versions, device, weights and the Jupyter kernel
 	$(BIN)/course-api doctor
@@ -78,6 +84,6 @@ lock: ## re-resolve the newest versions allowed by pyproject.toml into constrain
 	  | grep -v '^course-api' | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > constraints.new
 	mv constraints.new constraints.txt && rm -rf .lock-venv
 
-clean: ## remove .venv, caches and test artifacts
-	rm -rf $(VENV) .pytest_cache test-artifacts build *.egg-info
+clean: ## remove .venv, caches, test artifacts and runs/ (the weights and notebooks stay)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-artifacts runs build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

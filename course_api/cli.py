@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run-notebooks", help="execute every walkthrough and solution; write a summary")
     run.add_argument("paths", nargs="*", type=Path, help="notebooks or folders (default: notebooks/ and solutions/)")
     run.add_argument("--device", default=None, help="device parameter for every notebook (default: auto)")
+    run.add_argument("--kernel", default="course-api", help="Jupyter kernel to run them in (default: course-api)")
     run.add_argument(
         "--output", type=Path, default=None, help="folder for executed copies and summary (default: runs/<time>)"
     )
@@ -193,7 +194,7 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
         return 2
     output = args.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     try:
-        summary = run_notebooks(paths, output, device=args.device, parameters=parameters, root=root)
+        summary = run_notebooks(paths, output, device=args.device, parameters=parameters, root=root, kernel=args.kernel)
     except (DeviceUnavailableError, ValueError) as exc:
         print(f"course-api run-notebooks: {exc}", file=sys.stderr)
         return 2

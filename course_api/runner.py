@@ -108,6 +108,7 @@ def run_notebooks(
     parameters: dict[str, Any] | None = None,
     root: Path | None = None,
     echo: Callable[[str], None] = print,
+    kernel: str = KERNEL,
 ) -> Summary:
     import papermill
 
@@ -125,13 +126,13 @@ def run_notebooks(
         started = time.perf_counter()
         result = Result(name, "ok", 0.0, chosen, str(target))
         try:
-            with kernel_manager() as km:
+            with kernel_manager(kernel) as km:
                 papermill.execute_notebook(
                     str(path),
                     str(target),
                     parameters=params,
                     cwd=str(path.parent),
-                    kernel_name=KERNEL,
+                    kernel_name=kernel,
                     progress_bar=False,
                     km=km,
                 )

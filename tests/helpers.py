@@ -198,12 +198,35 @@ def guarded_page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
         context.close()
 
 
+README_IMAGES = ROOT / "docs" / "images"  # the README's screenshots, retaken by `make screenshots`
+
+
 def save_screenshot(page: Any, name: str) -> Path:
-    """Save a screenshot of ``page`` as test-artifacts/screenshots/<name>.png (kept by CI as an artifact)."""
+    """Save a screenshot of ``page`` as test-artifacts/screenshots/<name>.png (kept by CI as an artifact); with
+    COURSE_API_SCREENSHOTS=<folder> (`make screenshots`), also as <folder>/<name>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
+    if os.environ.get("COURSE_API_SCREENSHOTS"):
+        copy = ROOT / os.environ["COURSE_API_SCREENSHOTS"] / f"{name}.png"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(path.read_bytes())
     return path
+
+
+def image_difference(a: Path, b: Path) -> float:
+    """How different two screenshots look, from 0 (the same) to 1: mean grey-level difference at a quarter size;
+    None-comparable sizes count as completely different."""
+    import numpy as np
+    from PIL import Image
+
+    first, second = Image.open(a).convert("L"), Image.open(b).convert("L")
+    if first.size != second.size:
+        return 1.0
+    size = (max(1, first.width // 4), max(1, first.height // 4))
+    x = np.asarray(first.resize(size), dtype=np.float32)
+    y = np.asarray(second.resize(size), dtype=np.float32)
+    return float(np.abs(x - y).mean() / 255)
 
 
 # ------------------------------------------------------------------------------------ Jupyter kernels

@@ -23,7 +23,7 @@ import pytest
 
 from course_api.middleware import CONTENT_SECURITY_POLICY
 from course_api.samples import digit_png
-from helpers import ROOT, guarded_page, page_assets, save_screenshot
+from helpers import README_IMAGES, ROOT, SCREENSHOTS, guarded_page, image_difference, page_assets, save_screenshot
 
 TIMEOUT_MS = 20_000
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
@@ -234,3 +234,15 @@ def test_chromium_is_found_where_each_system_puts_it(monkeypatch):
     monkeypatch.setattr(helpers.os, "access", lambda path, mode: False)
     monkeypatch.setattr(helpers.shutil, "which", lambda name: "/usr/local/bin/chromium" if name == "chromium" else None)
     assert helpers.find_chromium({}) == Path("/usr/local/bin/chromium")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", ["docs", "playground"])
+def test_the_readmes_screenshots_show_the_pages_as_they_are(name):
+    """Runs after the tests above took fresh screenshots: the README's pictures must still look like the pages
+    (`make screenshots` retakes them)."""
+    fresh = SCREENSHOTS / f"{name}.png"
+    assert fresh.is_file(), "run the whole module: the screenshot tests above take the fresh pictures"
+    assert f"docs/images/{name}.png" in (ROOT / "README.md").read_text()
+    difference = image_difference(README_IMAGES / f"{name}.png", fresh)
+    assert difference < 0.05, f"docs/images/{name}.png is out of date ({difference:.0%} different): make screenshots"
