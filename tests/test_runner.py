@@ -70,6 +70,10 @@ def test_run_writes_executed_copies_and_summary(tmp_path):
     assert summary["results"][0]["notebook"] == "notebooks/00_setup.ipynb"
     assert summary["results"][0]["seconds"] > 0
     assert "| `notebooks/00_setup.ipynb` | ok |" in (tmp_path / "summary.md").read_text()
+    # Quiet: no warning a student or instructor cannot act on (e.g. "Kernel is running over TCP without encryption",
+    # or a kernel left behind that notices its parent exited).
+    warnings = [line for line in (out.stdout + out.stderr).splitlines() if "WARNING" in line or "Warning" in line]
+    assert not warnings, warnings
 
 
 @pytest.mark.kernel
