@@ -8,6 +8,7 @@ into the request schemas (``maxLength``, ``maxItems``) that the handlers enforce
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,27 +18,42 @@ from course_api.settings import Settings
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
-def document_settings(app: FastAPI, settings: Settings) -> None:
-    """Make ``app.openapi()`` state the limits of ``settings``."""
+def extend_openapi(app: FastAPI, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Let ``edit`` change the schema that ``app.openapi()`` builds (once; the result is cached as usual)."""
     build = app.openapi
-    values: dict[str, Any] = {**settings.model_dump(), "json_body_limit": settings.json_body_limit}
-
-    def fill(text: str) -> str:
-        return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], text)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()
-        for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                for response in operation.get("responses", {}).values():
-                    response["description"] = fill(response.get("description", ""))
+        edit(schema)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def responses(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(status code, response object) of every operation in an OpenAPI schema."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            yield from operation.get("responses", {}).items()
+
+
+def document_settings(app: FastAPI, settings: Settings) -> None:
+    """Make ``app.openapi()`` state the limits of ``settings``."""
+    values: dict[str, Any] = {**settings.model_dump(), "json_body_limit": settings.json_body_limit}
+
+    def fill(text: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], text)
+
+    def edit(schema: dict[str, Any]) -> None:
+        for _, response in responses(schema):
+            response["description"] = fill(response.get("description", ""))
         models = schema.get("components", {}).get("schemas", {})
         if "TextIn" in models:
             models["TextIn"]["properties"]["text"]["maxLength"] = settings.max_text_chars
         if "PixelsIn" in models:
             models["PixelsIn"]["properties"]["images"]["maxItems"] = settings.max_images_per_request
-        return schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    extend_openapi(app, edit)

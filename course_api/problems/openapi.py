@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from course_api.openapi import extend_openapi, responses
 from course_api.problems.format import PROBLEM_MEDIA_TYPE, Problem, ValidationProblem
 
 
@@ -35,22 +36,12 @@ def error_responses(descriptions: Mapping[int | str, str]) -> dict[int | str, di
 def problem_media_type(app: FastAPI) -> None:
     """FastAPI documents a response ``model`` as ``application/json``; error bodies are
     ``application/problem+json``: rename that media type on every 4xx and 5xx response of the schema."""
-    build = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = build()
-        for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                for code, response in operation.get("responses", {}).items():
-                    content = response.get("content", {})
-                    if str(code)[:1] in ("4", "5") and "application/json" in content:
-                        response["content"] = {
-                            PROBLEM_MEDIA_TYPE: content["application/json"],
-                            **{k: v for k, v in content.items() if k != "application/json"},
-                        }
-        app.openapi_schema = schema
-        return schema
+    def edit(schema: dict[str, Any]) -> None:
+        for code, response in responses(schema):
+            content = response.get("content", {})
+            if str(code)[:1] in ("4", "5") and "application/json" in content:
+                renamed = {k: v for k, v in content.items() if k != "application/json"}
+                response["content"] = {PROBLEM_MEDIA_TYPE: content["application/json"], **renamed}
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    extend_openapi(app, edit)
