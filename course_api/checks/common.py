@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from course_api.checks.errors import StudentCodeError
-from course_api.checks.registry import fail
+from course_api.checks.registry import CheckFailed, fail
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -14,13 +14,25 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
 
-def require_response(value: Any, name: str) -> Any:
-    """``value`` if it is a ``requests.Response``; otherwise fail, naming the notebook variable ``name``."""
+def require_response(value: Any, name: str, call: str = "requests.get(...)") -> Any:
+    """``value`` if it is a ``requests.Response``; otherwise fail, saying what the notebook variable ``name``
+    holds instead (the status code, the decoded body, ...) and how to keep the Response itself."""
     import requests
 
-    if not isinstance(value, requests.Response):
-        fail(f"`{name}` should be the Response that requests.get(...) returns, but it is a {type(value).__name__}.")
-    return value
+    if isinstance(value, requests.Response):
+        return value
+    keep = f"Keep the whole Response in `{name}` (`{name} = {call}`), and read what you need from it."
+    if isinstance(value, bool):
+        problem = f"`{name}` is {value}, the answer to .ok, not the Response."
+    elif isinstance(value, int):
+        problem = f"`{name}` is the number {value}: that is the status code, not the Response."
+    elif isinstance(value, dict | list):
+        problem = f"`{name}` is the decoded body (what .json() gives), not the Response."
+    elif value is None:
+        problem = f"`{name}` is None: assign the result of {call} to it (print(...) gives None)."
+    else:
+        problem = f"`{name}` should be the Response that {call} returns, but it is a {type(value).__name__}."
+    raise CheckFailed(f"{problem} {keep}")
 
 
 def error_detail(response: Any) -> str:

@@ -232,3 +232,14 @@ def explain(error: BaseException, during: str = "") -> str | None:
     else:
         lines.append("Read the error's message, fix that line, run your cell again, then the check.")
     return "\n".join(lines)
+
+
+def raised(call: str, error: BaseException, meaning: str = "") -> str:
+    """A message for an exception that ``call`` of the student's function raised and the check caught on
+    purpose: the exception, its message, the student's line, and what it means."""
+    lines = [f"{call} raised {type(error).__name__}: {error}".rstrip(": ")]
+    where = student_line(error.__traceback__)
+    if where is not None:
+        lines.append(f"  in your cell, line {where[0]}: {where[1]}")
+    lines.append(meaning or advice(error) or "Read the error's message and fix that line.")
+    return "\n".join(lines)

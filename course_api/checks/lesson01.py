@@ -7,38 +7,8 @@ from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 from course_api.checks.common import base_url, require_response
-from course_api.checks.errors import advice, student_line
+from course_api.checks.errors import raised
 from course_api.checks.registry import CheckFailed, exercise, fail
-
-
-def response_named(value: Any, name: str, call: str = "requests.get(...)") -> Any:
-    """``value`` if it is a ``requests.Response``; otherwise fail, saying what the notebook variable ``name``
-    holds instead (the status code, the decoded body, ...) and how to keep the Response itself."""
-    import requests
-
-    if isinstance(value, requests.Response):
-        return value
-    keep = f"Keep the whole Response in `{name}` (`{name} = {call}`), and read what you need from it."
-    if isinstance(value, bool):
-        fail(f"`{name}` is {value}, the answer to .ok, not the Response. {keep}")
-    if isinstance(value, int):
-        fail(f"`{name}` is the number {value}: that is the status code, not the Response. {keep}")
-    if isinstance(value, dict | list):
-        fail(f"`{name}` is the decoded body (what .json() gives), not the Response. {keep}")
-    if value is None:
-        fail(f"`{name}` is None: assign the result of {call} to it (print(...) gives None). {keep}")
-    return require_response(value, name)
-
-
-def raised(call: str, error: BaseException, meaning: str = "") -> str:
-    """A message for an exception that ``call`` of the student's function raised and the check caught on
-    purpose: the exception, its message, the student's line, and what it means."""
-    lines = [f"{call} raised {type(error).__name__}: {error}".rstrip(": ")]
-    where = student_line(error.__traceback__)
-    if where is not None:
-        lines.append(f"  in your cell, line {where[0]}: {where[1]}")
-    lines.append(meaning or advice(error) or "Read the error's message and fix that line.")
-    return "\n".join(lines)
 
 
 @exercise(
@@ -57,7 +27,7 @@ def raised(call: str, error: BaseException, meaning: str = "") -> str:
     ),
 )
 def _01_1(ns: dict[str, Any]) -> str:
-    response = response_named(ns["missing"], "missing")
+    response = require_response(ns["missing"], "missing")
     if response.status_code == 200:
         fail(
             "Expected status 404, your request got 200: did you ask for a path that exists? "
@@ -137,7 +107,7 @@ def _meaning(meaning: Any, status: int) -> None:
 def _01_2(ns: dict[str, Any]) -> str:
     import requests
 
-    response = response_named(ns["astros_response"], "astros_response")
+    response = require_response(ns["astros_response"], "astros_response")
     if not urlsplit(response.url).path.endswith("/astros.json"):
         fail(
             f"`astros_response` came from {response.url}; request {{api_url}}/astros.json instead "
@@ -231,7 +201,7 @@ def _01_3(ns: dict[str, Any]) -> str:
     ),
 )
 def _01_4(ns: dict[str, Any]) -> str:
-    response = response_named(ns["item_response"], "item_response")
+    response = require_response(ns["item_response"], "item_response")
     parts = urlsplit(response.url)
     if response.request.method != "GET":
         fail(f"Your request was a {response.request.method}; reading an item is a GET: use requests.get.")

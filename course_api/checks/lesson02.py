@@ -9,8 +9,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from course_api.checks.common import base_url, error_detail
-from course_api.checks.lesson01 import raised, response_named
+from course_api.checks.common import base_url, error_detail, require_response
+from course_api.checks.errors import raised
 from course_api.checks.registry import exercise, fail
 
 
@@ -208,7 +208,7 @@ def _02_2(ns: dict[str, Any]) -> str:
     ),
 )
 def _02_3(ns: dict[str, Any]) -> str:
-    response = response_named(ns["negative_response"], "negative_response", "requests.post(...)")
+    response = require_response(ns["negative_response"], "negative_response", "requests.post(...)")
     if response.request.method != "POST" or not response.url.endswith("/predict/text"):
         fail(f"Send a POST to /predict/text; your request was {response.request.method} {response.url}.")
     if response.status_code == 422:

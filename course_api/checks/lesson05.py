@@ -437,7 +437,7 @@ def _check_run(argv: list[str], image: str) -> None:
         )
     if positional[0] != image:
         fail(
-            f"You build {image!r} but run {positional[0]!r} (the draft's mistake): the last argument of docker run "
+            f"You build {image!r} but run {positional[0]!r}, a common mix-up: the last argument of docker run "
             "is the image to start, and must be the name you built."
         )
     if "-p" not in options:
