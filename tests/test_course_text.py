@@ -139,3 +139,16 @@ def test_student_code_uses_plain_fastapi(path):
     that notebook 05 builds from its requirements.txt, which has no fastapi-offline."""
     offenders = [c.source.splitlines()[0] for c in cells(path) if c.kind == "code" and "fastapi_offline" in c.source]
     assert not offenders, f"code cells import fastapi_offline: {offenders}"
+
+
+def test_the_package_speaks_of_no_draft():
+    """Every string a student can meet in the package (check messages, hints, the API's descriptions) too. Pillow's
+    Image.draft() (a fast reduced decoding) in imaging.py is not about a course draft."""
+    found = []
+    for path in sorted((ROOT / "course_api").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value.replace("image.draft(", "").replace("``draft``", "")
+                if re.search(r"\bdrafts?\b", text, re.IGNORECASE):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not found, f"students never saw a draft: {found}"

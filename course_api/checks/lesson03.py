@@ -74,7 +74,7 @@ def _missing_query(response: Any) -> list[str]:
     needs=("hello",),
     points=1,
     hints=(
-        'Look at sections 1 and 3 of notebooks/03_fastapi.ipynb ("The draft\'s main.py", "Path and query '
+        'Look at sections 1 and 3 of notebooks/03_fastapi.ipynb ("A first main.py", "Path and query '
         'parameters"): how `read_item` gets `item_id` out of the URL /items/5. Your route does the same with a '
         "name instead of a number.",
         "A part of the path written in curly braces is a path parameter: FastAPI passes that part of the URL to "

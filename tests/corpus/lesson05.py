@@ -34,7 +34,7 @@ CASES = [
     # 05.1 a pinned requirements.txt
     mistake(
         "05.1",
-        "the draft's file name, requirement.txt",
+        "a misspelt file name, requirement.txt",
         """
 requirements_path = work / "requirement.txt"
 requirements_path.write_text(f"fastapi=={version('fastapi')}\\nuvicorn[standard]=={version('uvicorn')}\\n")
@@ -63,7 +63,7 @@ requirements_path.write_text("fastapi\\nuvicorn[standard]\\n")
     ),
     mistake(
         "05.1",
-        "the draft's upper bounds instead of exact pins",
+        "upper bounds instead of exact pins",
         """
 requirements_path = work / "requirements.txt"
 requirements_path.write_text("fastapi<0.69\\nuvicorn[standard]<0.16\\n")
@@ -340,7 +340,7 @@ COPY app ./app
     ),
     mistake(
         "05.3",
-        "the draft's python:3.9 base",
+        "an outdated python:3.9 base",
         dockerfile(GOOD_TOP.replace("python:3.12-slim", "python:3.9") + GOOD_END),
         "slim Python image",
     ),
@@ -352,7 +352,7 @@ COPY app ./app
     ),
     mistake(
         "05.3",
-        "the draft's port 80",
+        "port 80 instead of 8000",
         dockerfile(GOOD_TOP + GOOD_END.replace("EXPOSE 8000", "EXPOSE 80").replace('"8000"]', '"80"]')),
         "both should be 8000",
     ),
@@ -364,7 +364,7 @@ COPY app ./app
     ),
     correct(
         "05.3",
-        "the draft's absolute paths, python -m uvicorn and --option=value",
+        "absolute paths, python -m uvicorn and --option=value",
         dockerfile(
             """FROM python:3.11-slim
 
@@ -386,12 +386,12 @@ CMD ["python", "-m", "uvicorn", "app.main:app", "--host=0.0.0.0", "--port=8000"]
     # 05.4 build and run with matching names
     mistake(
         "05.4",
-        "the draft's names: builds one image, runs another",
+        "builds one image, runs another",
         """
 build_command = ["docker", "build", "-t", "notes-api", str(work)]
 run_command = ["docker", "run", "-d", "--name", "notes-api", "-p", "8080:8000", "myimage"]
 """,
-        "the draft's mistake",
+        "a common mix-up",
         "must be the name you built",
     ),
     mistake(
