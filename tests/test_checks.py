@@ -153,12 +153,12 @@ def test_dockerfile_check_runs_hadolint():
         check("05.3", {"dockerfile": dockerfile})
 
 
-def test_run_command_check_catches_the_drafts_name_mismatch():
+def test_run_command_check_catches_a_name_mismatch():
     ns = {
         "build_command": ["docker", "build", "-t", "my_fastapi_app", "."],
         "run_command": ["docker", "run", "-d", "--name", "mycontainer", "-p", "80:80", "myimage"],
     }
-    with pytest.raises(CheckFailed, match="the draft's mistake"):
+    with pytest.raises(CheckFailed, match="a common mix-up"):
         check("05.4", ns)
 
 
