@@ -3,7 +3,7 @@
 #   docker run --rm -p 8000:8000 --name course-api course-api
 #   curl "http://127.0.0.1:8000/items/5?q=somequery"
 # It listens on $PORT when the platform sets one (Cloud Run, Azure Container Apps, ...), else on 8000.
-# GPU: build with a CUDA torch (--build-arg TORCH_INDEX=https://pypi.org/simple) and run with
+# GPU: build with torch's CUDA 13.0 build (--build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu130), run with
 #   docker run --gpus all -e COURSE_API_DEVICE=cuda -p 8000:8000 course-api
 FROM python:3.11-slim
 

@@ -1,4 +1,4 @@
-"""The naive baseline: the digit model served the way the draft course page would write it.
+"""The naive baseline: the digit model served the way a common first attempt writes it.
 
 What makes it "naive" (each is a choice the course server does not make):
 
@@ -9,7 +9,7 @@ What makes it "naive" (each is a choice the course server does not make):
   ``torch.tensor(list)``;
 * one forward pass per request (no micro-batching), under ``torch.no_grad()``.
 
-It is not a strawman: the model is loaded once, at import (the draft's ``model = ...`` at module level), on
+It is not a strawman: the model is loaded once, at import (``model = ...`` at module level), on
 the device that ``COURSE_API_DEVICE`` names, through the course's own loader, and the 8x8 input is made the
 simple way (ink = 255 - grey, scaled to 0..16, averaged over 16x16 blocks), which classifies the held-out
 digits the benchmark sends correctly. Run it with::
@@ -30,7 +30,7 @@ settings = Settings.from_env()
 model = ModelService.load(settings.weights_dir, settings.device).digits  # once, at import
 device = next(model.parameters()).device
 
-app = FastAPI(title="Naive digit server (the draft's style)")
+app = FastAPI(title="Naive digit server (a common first attempt)")
 
 
 class Picture(BaseModel):

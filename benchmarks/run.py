@@ -10,7 +10,7 @@ What one run does, in this order (one server at a time, never two at once):
 1. ``course-api serve`` with micro-batching on (COURSE_API_BATCHING=1): health, image, text and pixels at
    each concurrency;
 2. the same with micro-batching off (COURSE_API_BATCHING=0): image, text and pixels;
-3. the naive baseline (``benchmarks/naive_app.py`` under uvicorn): the draft's style;
+3. the naive baseline (``benchmarks/naive_app.py`` under uvicorn): a common first attempt;
 4. cold start: a fresh ``course-api serve`` until its first 200 from POST /predict/image, ``--cold-runs`` times.
 
 Before each scenario one request checks that the server answers 200 with the right answer; each row is

@@ -23,6 +23,7 @@ VERSION_PHRASES = (
     "URI Too Long",
     "Requested Range Not Satisfiable",
     "Range Not Satisfiable",
+    "JSON compliant: nan",  # json's "Out of range float values are not JSON compliant" names the value from 3.12 on
 )
 STORED = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted((ROOT / "solutions").glob("[0-9]*.ipynb"))
 

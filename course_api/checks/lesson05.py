@@ -303,12 +303,13 @@ def _command(steps: list[tuple[str, str]]) -> list[str]:
     hints=(
         f"Read section 3 of {NOTEBOOK}, 'The Dockerfile': its table explains each instruction, and 'Layer caching' "
         "says in which order they go. Section 5 shows what hadolint complains about.",
-        "The order: a slim Python base, WORKDIR, copy only requirements.txt and pip install it (without pip's "
-        "cache), then copy the code, create a user and switch to it by number, EXPOSE the port, your HEALTHCHECK, "
-        "and CMD as a JSON list. Inside a container, uvicorn must listen on every interface.",
-        "Key lines: COPY requirements.txt . then RUN pip install --no-cache-dir -r requirements.txt, then COPY app "
-        './app; RUN useradd --create-home --uid 10001 appuser then USER 10001; and CMD ["uvicorn", '
-        '"app.main:app", "--host", "0.0.0.0", "--port", "8000"]. Put {healthcheck} in an f-string.',
+        "The order: a slim Python base, create the user early (that layer never changes), WORKDIR, copy only "
+        "requirements.txt and pip install it (without pip's cache), then copy the code and switch to the user by "
+        "number, EXPOSE the port, your HEALTHCHECK, and CMD as a JSON list. Inside a container, uvicorn must listen "
+        "on every interface.",
+        "Key lines: RUN useradd --create-home --uid 10001 appuser right after FROM; COPY requirements.txt . then "
+        "RUN pip install --no-cache-dir -r requirements.txt, then COPY app ./app and USER 10001; and "
+        'CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]. Put {healthcheck} in an f-string.',
     ),
 )
 def _05_3(ns: dict[str, Any]) -> str:
