@@ -20,6 +20,13 @@ course answers every error with problem details.
 :class:`SameOriginPages`: the pages a student opens (``/docs``, ``/redoc``, ``/playground``) get a
 Content-Security-Policy that allows nothing from another site (ReDoc's bundle, for one, asks its maker's CDN for
 a logo: with the policy the browser does not even try), so they keep working offline and leak nothing.
+
+:class:`PathPrefix`: the server behind a reverse proxy's path prefix, as in a JupyterHub, where
+jupyter-server-proxy serves it at ``/user/<name>/proxy/<port>/``. The prefix becomes the request's ASGI
+``root_path``, so the pages' links, ``/docs``' ``openapi.json`` and the server listed in ``/openapi.json`` (what
+Swagger UI's "Try it out" calls) carry it, whether the proxy strips the prefix from the path (it then says so in
+``X-Forwarded-Prefix``, as jupyter-server-proxy does) or passes it on. Routes still see the path after the prefix:
+every middleware here reads :func:`route_path`, not ``scope["path"]``.
 """
 
 from __future__ import annotations
@@ -32,6 +39,16 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from course_api.problems import body_too_large
+from course_api.public_url import is_safe_prefix
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path after its ``root_path`` (the path the app routes on), as Starlette's router reads it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and (path == root or path.startswith(root + "/")):
+        return path[len(root) :]
+    return path
 
 
 class BodyLimit:
@@ -55,7 +72,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        limit = self.limit_for(route_path(scope))
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             # Answer without reading the body; the server discards what the client still sends.
@@ -81,7 +98,7 @@ class SameOriginPages:
         self.paths = frozenset(paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
+        if scope["type"] != "http" or route_path(scope) not in self.paths:
             await self.app(scope, receive, send)
             return
 
@@ -93,3 +110,60 @@ class SameOriginPages:
             await send(message)
 
         await self.app(scope, receive, send_with_policy)
+
+
+# Headers that only a proxy adds: a request with one came through a proxy, not straight from the notebook's code.
+FORWARDED = ("x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded")
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+class PathPrefix:
+    """Serve ``app`` under a reverse proxy's path prefix: the prefix becomes the ASGI ``root_path``.
+
+    The prefix of a request is, first, its ``X-Forwarded-Prefix`` header (jupyter-server-proxy sends it when it
+    strips the prefix); else ``prefix``, where ``{port}`` stands for the port the server listens on, if the path
+    starts with it (a proxy that keeps the prefix) or if a proxy forwarded the request (``X-Forwarded-For`` and
+    the like: a proxy that strips it without saying so). A request with none of these, such as the notebook's
+    own code calling ``server.url``, passes unchanged. A header that is not a plain path is ignored; a prefix that
+    an outer layer (or ``uvicorn --root-path``) already applied is not applied twice. Any client may send the
+    header, as with ``X-Forwarded-For``: it changes only the links in the answer to that client's own request.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str = "") -> None:
+        self.app = app
+        self.prefix = prefix.rstrip("/")
+        if not is_safe_prefix(self.prefix.replace("{port}", "0")):
+            raise ValueError(f"The path prefix {prefix!r} is not a plain URL path such as /user/ada/proxy/8000.")
+
+    def prefix_of(self, scope: Scope) -> str:
+        """The prefix of this request, "" for none."""
+        headers = Headers(scope=scope)
+        forwarded = headers.get("x-forwarded-prefix", "").strip().rstrip("/")
+        if forwarded and is_safe_prefix(forwarded):
+            return forwarded
+        prefix = self.prefix
+        if "{port}" in prefix:
+            server = scope.get("server")
+            prefix = prefix.replace("{port}", str(server[1])) if server else ""
+        if prefix and (_under(route_path(scope), prefix) or any(name in headers for name in FORWARDED)):
+            return prefix
+        return ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        prefix = self.prefix_of(scope) if scope["type"] in ("http", "websocket") else ""
+        root: str = scope.get("root_path", "")
+        if not prefix or root.endswith(prefix):
+            await self.app(scope, receive, send)
+            return
+        rest = route_path(scope)
+        scope = {**scope, "root_path": root + prefix}
+        if not _under(rest, prefix):  # stripped by the proxy: put it back, as uvicorn --root-path does
+            scope["path"] = root + prefix + rest
+            raw = scope.get("raw_path")
+            if isinstance(raw, bytes):
+                raw_rest = raw[len(root.encode()) :] if raw.startswith(root.encode()) else raw
+                scope["raw_path"] = (root + prefix).encode() + raw_rest
+        await self.app(scope, receive, send)

@@ -10,6 +10,13 @@ runs uvicorn's ``Server`` in a daemon thread with its own event loop instead::
 
     with serve_in_background("main:app") as server:   # your own app, by import string or object
         ...
+
+``server.url`` is for code in the notebook: the kernel's machine reaches it. ``server.browser_url`` is for a
+person: the same as ``url`` on a laptop, the address through the hub's proxy in a JupyterHub or on Binder
+(``https://hub.example.org/user/ada/proxy/54321``, or just its path when the hub does not say its host) and the
+forwarded port in GitHub Codespaces (:mod:`course_api.public_url` has the rules; ``COURSE_API_PUBLIC_URL`` or
+``public_url=`` overrides them). Behind such a path prefix the server's pages (/docs, /redoc, /playground) and
+/openapi.json carry it (:class:`course_api.middleware.PathPrefix`).
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ import asyncio
 import atexit
 import contextlib
 import functools
+import html
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -31,8 +40,11 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from course_api.ports import PortInUseError, bind_socket
+from course_api.public_url import browser_url, path_prefix
 
 if TYPE_CHECKING:
+    from IPython.display import HTML
+
     from course_api.settings import Settings
 
 __all__ = [
@@ -68,16 +80,39 @@ class _Collector(logging.Handler):
         self.lines.append(line)
 
 
+class _Config(uvicorn.Config):
+    """uvicorn's configuration, with the app served under ``prefix`` (a proxy's path prefix) when there is one."""
+
+    def __init__(self, app: Any, *, prefix: str, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.prefix = prefix
+
+    def load(self) -> None:
+        super().load()
+        if self.prefix:
+            from course_api.middleware import PathPrefix
+
+            self.loaded_app = PathPrefix(self.loaded_app, prefix=self.prefix)
+
+
 class BackgroundServer:
     """A uvicorn server running in a daemon thread. Use :func:`serve_in_background` to make one."""
 
-    def __init__(self, app: Any, *, name: str, host: str, port: int, log_level: str) -> None:
+    def __init__(
+        self, app: Any, *, name: str, host: str, port: int, log_level: str, public_url: str | None = None
+    ) -> None:
         self.name = name
         self.host = host
         self._socket = _bind(host, port)
         self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(
+        try:
+            self._browser_url = browser_url(self.port, self.url, os.environ, public_url)
+        except ValueError as exc:
+            self._close_socket()
+            raise ServerStartError(f"The server '{name}' was not started: {exc}") from None
+        config = _Config(
             app,
+            prefix=path_prefix(self._browser_url),
             log_config=None,  # leave the notebook's logging alone
             log_level=log_level,
             access_log=False,  # no "GET / 200 OK" lines leaking into other cells
@@ -94,6 +129,13 @@ class BackgroundServer:
     def url(self) -> str:
         """The base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def browser_url(self) -> str:
+        """The address a person opens in a browser (no trailing slash): ``url`` on a laptop; through the hub's
+        proxy in a JupyterHub or on Binder (a path alone when the hub does not say its host: a link in the
+        notebook resolves it); the forwarded port in GitHub Codespaces. Rules: :mod:`course_api.public_url`."""
+        return self._browser_url
 
     @property
     def running(self) -> bool:
@@ -185,12 +227,26 @@ class BackgroundServer:
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
 
+    def link(self, path: str = "/docs", text: str | None = None) -> HTML:
+        """A link to ``browser_url + path`` for a cell to show, e.g. ``server.link("/playground")``. A link also
+        opens when ``browser_url`` is a path alone (a JupyterHub that does not say its host): the browser resolves
+        it against the notebook's page, which printed text cannot do."""
+        from IPython.display import HTML
+
+        address = self.browser_url + path
+        label = html.escape(text if text is not None else address)
+        return HTML(f'<a href="{html.escape(address)}" target="_blank" rel="noopener">{label}</a>')
+
+    def _opened_at(self) -> str:
+        """What ``str()`` adds when a person opens another address than ``url``: that address."""
+        return "" if self.browser_url == self.url else f" (in a browser: {self.browser_url})"
+
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<BackgroundServer {self.name!r} {state} at {self.url}>"
+        return f"<BackgroundServer {self.name!r} {state} at {self.url}{self._opened_at()}>"
 
     def __str__(self) -> str:
-        return f"Server '{self.name}' {'running' if self.running else 'stopped'} at {self.url}"
+        return f"Server '{self.name}' {'running' if self.running else 'stopped'} at {self.url}{self._opened_at()}"
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -215,6 +271,7 @@ def serve_in_background(
     settings: Settings | None = None,
     timeout: float = 60.0,
     log_level: str = "warning",
+    public_url: str | None = None,
 ) -> BackgroundServer:
     """Start ``app`` (default: the course server) with uvicorn in a background thread; return once it answers.
 
@@ -223,6 +280,9 @@ def serve_in_background(
     * ``port=0`` (the default) takes any free port, so notebooks running side by side never clash.
     * Running the cell again stops the earlier server of the same ``name`` first.
     * The server stops at :meth:`BackgroundServer.stop`, at the end of a ``with`` block, or when Python exits.
+    * ``.url`` is for code; ``.browser_url`` is what a person opens (through a JupyterHub's proxy, Binder's or
+      Codespaces' forwarding). ``public_url`` sets that address (``{port}`` stands for the port), else the
+      ``public_url`` of ``settings``, else ``COURSE_API_PUBLIC_URL``, else it is found from the environment.
 
     Raises :class:`ServerStartError` with the reason when the server cannot start within ``timeout`` seconds.
     """
@@ -234,9 +294,12 @@ def serve_in_background(
         from course_api.server import create_app
         from course_api.settings import Settings
 
-        base = settings if settings is not None else Settings.from_env()
-        app = create_app(base.with_changes(device=device) if device else base)
-    server = BackgroundServer(app, name=name, host=host, port=port, log_level=log_level)
+        settings = settings if settings is not None else Settings.from_env()
+        given = {k: v for k, v in {"device": device, "public_url": public_url}.items() if v}
+        app = create_app(settings.with_changes(**given) if given else settings)
+    if not public_url and settings is not None:
+        public_url = settings.public_url
+    server = BackgroundServer(app, name=name, host=host, port=port, log_level=log_level, public_url=public_url)
     server.start(timeout)
     with _lock:
         _servers[name] = server

@@ -12,6 +12,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from urllib.parse import urlsplit
 
 import anyio
 from fastapi import FastAPI
@@ -20,7 +21,7 @@ from fastapi_offline import FastAPIOffline
 from course_api import __version__, problems
 from course_api.batching import BatcherClosed, QueueFull
 from course_api.inference import ModelService, Predictor
-from course_api.middleware import BodyLimit, SameOriginPages
+from course_api.middleware import BodyLimit, PathPrefix, SameOriginPages
 from course_api.openapi import document_settings
 from course_api.routes import basics, playground, predictions
 from course_api.settings import Settings
@@ -100,7 +101,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(predictions.router)
     app.include_router(playground.router)
     app.add_middleware(SameOriginPages)  # /docs, /redoc, /playground may load nothing from another site
+    # Outermost: behind a proxy's path prefix (a JupyterHub's /user/<name>/proxy/<port>), links carry it.
+    app.add_middleware(PathPrefix, prefix=public_prefix(settings))
     return app
+
+
+def public_prefix(settings: Settings) -> str:
+    """The path of the ``public_url`` setting ("" without one), ``{port}`` still in it: the prefix under which a
+    proxy shows the server (PathPrefix also takes it from each proxied request's ``X-Forwarded-Prefix``)."""
+    return urlsplit(settings.public_url).path.rstrip("/") if settings.public_url else ""
 
 
 app = create_app()

@@ -9,19 +9,22 @@ Every default lives here and nowhere else.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "COURSE_API_"
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
 MIB = 1024 * 1024
+# http(s)://host[/path] or /path, where {port} may stand for the server's port (course_api.public_url checks more).
+PUBLIC_URL_PATTERN = re.compile(r"(https?://[A-Za-z0-9.{}\[\]:-]+)?(/[A-Za-z0-9._~!$()*+;=:@%{}-]*)*")
 
 # Old names that meant something else than they seemed: a variable still set under one is an error, not ignored.
 RENAMED = {
@@ -50,6 +53,16 @@ class _MappingEnvSource(EnvSettingsSource):
         super().__init__(settings_cls)
         keys = (lambda k: k) if self.case_sensitive else str.lower
         self.env_vars = {keys(k): v for k, v in environ.items() if not (self.env_ignore_empty and v == "")}
+
+
+def _browser_address(value: str | None) -> str | None:
+    """The ``public_url`` setting: http(s)://host[/path] or /path (``{port}`` allowed), nothing else."""
+    if value is not None and not PUBLIC_URL_PATTERN.fullmatch(value):
+        raise ValueError(
+            "not an address a browser can open: give http(s)://host[/path] or /path, where {port} stands for the "
+            "server's port (e.g. https://hub.example.org/user/ada/proxy/{port})"
+        )
+    return value
 
 
 class Settings(BaseSettings):
@@ -85,6 +98,13 @@ class Settings(BaseSettings):
         2.0, ge=0, le=1000, description="Longest a request waits for others to join its micro-batch (only under load)."
     )
     queue_limit: int = Field(512, ge=1, description="Most requests waiting per model; one more gets 503.")
+    # Where a person's browser reaches the server when that is not its own address (course_api.public_url).
+    public_url: Annotated[str | None, AfterValidator(_browser_address)] = Field(
+        None,
+        description="The address a browser opens, if not the server's own: http(s)://host[/path] or /path, "
+        "{port} standing for the port (e.g. https://hub.example.org/user/ada/proxy/{port}); its path is the "
+        "prefix that the pages' links and /openapi.json's server then carry.",
+    )
 
     @property
     def json_body_limit(self) -> int:

@@ -246,3 +246,117 @@ def test_the_readmes_screenshots_show_the_pages_as_they_are(name):
     assert f"docs/images/{name}.png" in (ROOT / "README.md").read_text()
     difference = image_difference(README_IMAGES / f"{name}.png", fresh)
     assert difference < 0.05, f"docs/images/{name}.png is out of date ({difference:.0%} different): make screenshots"
+
+
+# ------------------------------------------------------------------------------------ behind a path prefix
+# In a class JupyterHub the browser reaches the server through jupyter-server-proxy, at
+# https://<hub>/user/<name>/proxy/<port>/. The proxy below does what it does, on 127.0.0.1: /proxy/<port>/ strips
+# the prefix and says so in X-Forwarded-Prefix (jupyter_server_proxy/handlers.py, _build_proxy_request),
+# /proxy/absolute/<port>/ passes the whole path; /silent/<port>/ strips it without a word, as some proxies do.
+PROXIED = re.compile(r"^/user/ada/(proxy/absolute|proxy|silent)/(\d+)(/.*)?$")
+
+
+def path_prefix_proxy():
+    """A reverse proxy in the manner of jupyter-server-proxy, as an ASGI app."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def forward(request):
+        found = PROXIED.match(request.url.path)
+        if not found:
+            return Response("not a proxied path", status_code=404)
+        kind, port, rest = found.groups()
+        prefix = request.url.path[: found.start(3)] if rest else request.url.path
+        path = request.url.path if kind == "proxy/absolute" else rest or "/"
+        skipped = {"host", "content-length", "connection", "accept-encoding"}
+        headers = {k: v for k, v in request.headers.items() if k not in skipped}
+        headers |= {"x-forwarded-for": request.client.host, "x-forwarded-proto": "http"}
+        if kind == "proxy":
+            headers["x-forwarded-prefix"] = prefix
+        query = f"?{request.url.query}" if request.url.query else ""
+        async with httpx2.AsyncClient(timeout=30) as client:
+            answer = await client.request(
+                request.method, f"http://127.0.0.1:{port}{path}{query}", headers=headers, content=await request.body()
+            )
+        dropped = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+        kept = {k: v for k, v in answer.headers.items() if k not in dropped}
+        return Response(answer.content, status_code=answer.status_code, headers=kept)
+
+    methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+    return Starlette(routes=[Route("/{path:path}", forward, methods=methods)])
+
+
+@pytest.fixture(scope="module")
+def prefix_proxy():
+    from course_api.notebook import serve_in_background
+
+    with serve_in_background(path_prefix_proxy(), name="pytest-prefix-proxy") as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def behind_a_hub(request, prefix_proxy, settings, monkeypatch):
+    """The course server started by serve_in_background in a simulated JupyterHub, reached through the proxy."""
+    from course_api.notebook import serve_in_background
+
+    for name in ("COURSE_API_PUBLIC_URL", "CODESPACES", "JUPYTERHUB_PUBLIC_HUB_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", f"{prefix_proxy.url}/user/ada/")
+    route = {"jupyter-server-proxy": None, "absolute": "proxy/absolute", "silent": "silent"}[request.param]
+    public_url = f"{prefix_proxy.url}/user/ada/{route}/{{port}}" if route else None
+    with serve_in_background(settings=settings, name=f"pytest-behind-{request.param}", public_url=public_url) as server:
+        yield server
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("behind_a_hub", ["jupyter-server-proxy", "absolute", "silent"], indirect=True)
+def test_docs_redoc_and_playground_work_behind_a_hubs_path_prefix(page, behind_a_hub, prefix_proxy):
+    server = behind_a_hub
+    base = server.browser_url
+    assert base.startswith(f"{prefix_proxy.url}/user/ada/")
+    assert base.endswith(f"/{server.port}")
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+
+    # /docs: Swagger UI, its files and openapi.json through the prefix, and Try it out calls through it too.
+    expected = operations(server.url)
+    page.goto(f"{base}/docs")
+    expect(page.locator(".opblock")).to_have_count(len(expected), timeout=TIMEOUT_MS)
+    operation = page.locator(".opblock-get").filter(has=page.locator('[data-path="/items/{item_id}"]'))
+    operation.locator(".opblock-summary-control").click()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.locator('tr[data-param-name="item_id"] input').fill("5")
+    operation.locator('tr[data-param-name="q"] input').fill("somequery")
+    operation.get_by_role("button", name="Execute").click()
+    answer = operation.locator(".live-responses-table .response")
+    expect(answer.locator(".response-col_status")).to_have_text("200", timeout=TIMEOUT_MS)
+    expect(operation.locator(".request-url")).to_contain_text(f"{base}/items/5?q=somequery")
+    assert json.loads(answer.locator(".response-col_description pre").first.inner_text()) == {
+        "item_id": 5,
+        "q": "somequery",
+    }
+
+    # /redoc renders every operation from the same document.
+    page.goto(f"{base}/redoc")
+    expect(page.locator('[data-section-id^="operation/"]')).to_have_count(len(expected), timeout=TIMEOUT_MS)
+
+    # The playground: its files, and its call to predict/image, relative to the page.
+    page.goto(f"{base}/playground")
+    page.get_by_label("A PNG or JPEG of one handwritten digit").set_input_files(
+        files=[{"name": "digit.png", "mimeType": "image/png", "buffer": digit_png(7)}]
+    )
+    expect(page.locator("#status")).to_have_text("200 OK", timeout=TIMEOUT_MS)
+    expect(page.locator("#prediction")).to_have_text(re.compile(r"^digit 7 \(\d+\.\d%\)$"))
+    assert page.locator("#curl").inner_text() == f"curl -s -F 'file=@digit.png' {base}/predict/image"
+    page.get_by_role("link", name="/docs").click()
+    expect(page).to_have_url(f"{base}/docs")
+
+    assert page.errors == []
+    assert [line for line in page.console_errors if "cdn.redoc.ly" not in line] == []
+    # ReDoc's bundle asks for its maker's logo; the Content-Security-Policy stops it in the browser (see above).
+    web = [url for url in requested if url.startswith("http") and "cdn.redoc.ly" not in url]
+    assert f"{base}/openapi.json" in web
+    assert f"{base}/predict/image" in web
+    assert [url for url in web if not url.startswith(base + "/")] == [], "a request went around the prefix"

@@ -2,7 +2,10 @@
 // (the same origin), so the browser needs no CORS permission.
 "use strict";
 
-const origin = window.location.origin;
+// Each call goes to an address relative to this page's own, so it works wherever the server appears: next to
+// 127.0.0.1:8000/playground, "predict/text" is 127.0.0.1:8000/predict/text; behind a JupyterHub's proxy, next to
+// <hub>/user/ada/proxy/8000/playground, it is <hub>/user/ada/proxy/8000/predict/text.
+const endpoint = (path) => new URL(path, document.baseURI).href;
 const $ = (id) => document.getElementById(id);
 
 // ------------------------------------------------------------------------------ showing an answer
@@ -46,7 +49,7 @@ async function send(path, options, curl, describe) {
   $("seen").hidden = true;
   let response;
   try {
-    response = await fetch(origin + path, options);
+    response = await fetch(endpoint(path), options);
   } catch (error) {
     $("status").textContent = "no answer";
     $("prediction").textContent = `Could not reach the server (${error.message}). Is it still running?`;
@@ -78,9 +81,9 @@ $("text-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const body = JSON.stringify({ text: $("text-input").value });
   send(
-    "/predict/text",
+    "predict/text",
     { method: "POST", headers: { "Content-Type": "application/json" }, body },
-    `curl -s -H "Content-Type: application/json" -d ${shellQuote(body)} ${origin}/predict/text`,
+    `curl -s -H "Content-Type: application/json" -d ${shellQuote(body)} ${endpoint("predict/text")}`,
     (answer) => `${answer.label} (${percent(answer.score)})`,
   );
 });
@@ -91,9 +94,9 @@ function sendImage(file, name) {
   const form = new FormData();
   form.append("file", file, name);
   send(
-    "/predict/image",
+    "predict/image",
     { method: "POST", body: form },
-    `curl -s -F ${shellQuote("file=@" + name)} ${origin}/predict/image`,
+    `curl -s -F ${shellQuote("file=@" + name)} ${endpoint("predict/image")}`,
     (answer) => `digit ${answer.digit} (${percent(answer.score)})`,
   );
 }
