@@ -152,3 +152,20 @@ def test_the_package_speaks_of_no_draft():
                 if re.search(r"\bdrafts?\b", text, re.IGNORECASE):
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not found, f"students never saw a draft: {found}"
+
+
+def _minutes(path: Path) -> int:
+    opening = next(c.source for c in cells(path) if c.kind == "markdown")
+    match = re.search(r"\*\*Time\b[^\n]*?(\d+)\s*min", opening)
+    assert match, f"{path.name}: no time in minutes"
+    return int(match[1])
+
+
+def test_the_map_and_the_readme_give_each_lessons_own_time():
+    """Notebook 00's table and the README's say what each notebook's own **Time.** line says."""
+    overview = next(c.source for c in cells(ROOT / "notebooks" / "00_setup.ipynb") if "| 06 |" in c.source)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in WALKTHROUGHS:
+        number, minutes = path.name[:2], _minutes(path)
+        assert re.search(rf"^\| {number} \|.*\| {minutes} \|$", overview, re.MULTILINE), f"00's table: {path.stem}"
+        assert re.search(rf"^\| {number} \|.*\| {minutes} min \|$", readme, re.MULTILINE), f"README: {path.stem}"
