@@ -68,6 +68,22 @@ def check_device() -> Check:
     return Check("device", True, f"{choice.device}: {choice.reason}; available: {', '.join(available_devices())}")
 
 
+def check_cpu() -> Check:
+    """The cores this process may use (CPU quota, affinity, OMP_NUM_THREADS) and the threads torch uses in them."""
+    from course_api.cpu import preview_thread_limit
+
+    limit = preview_thread_limit()
+    cores, threads = limit.usable.cores, limit.threads
+    detail = (
+        f"{cores} usable core{'s' if cores != 1 else ''} ({limit.usable.reason}); "
+        f"torch uses {threads} thread{'s' if threads != 1 else ''}" + (f" ({limit.note})" if limit.note else "")
+    )
+    if limit.oversubscribed:
+        fix = f"Set OMP_NUM_THREADS={cores} (or unset it): more threads than cores only take turns on them."
+        return Check("cpu", False, detail, fix)
+    return Check("cpu", True, detail)
+
+
 def check_weights() -> Check:
     from course_api.models.store import DIGITS_FILE, SENTIMENT_FILE, read_card
     from course_api.settings import Settings, SettingsError
@@ -166,5 +182,6 @@ def _configured_port() -> int:
 
 def run_checks() -> list[Check]:
     checks = [check_python(), *check_packages()]
-    checks += [check_device(), check_weights(), check_kernel(), check_port(_configured_port()), check_offline_docs()]
+    checks += [check_device(), check_cpu(), check_weights(), check_kernel()]
+    checks += [check_port(_configured_port()), check_offline_docs()]
     return checks  # check_device names COURSE_API_DEVICE when it is set (settings are read only there)

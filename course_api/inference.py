@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from course_api.batching import MicroBatcher
+from course_api.cpu import limit_torch_threads
 from course_api.device import DeviceChoice, resolve_device
 from course_api.models.digits import DIGIT_CLASSES, IMAGE_SIDE, DigitCNN
 from course_api.models.sentiment import SENTIMENT_LABELS, SentimentModel
@@ -38,7 +39,10 @@ class ModelService:
 
     @classmethod
     def load(cls, weights_dir: Path, device: str | torch.device | None = None) -> ModelService:
+        """Both models from ``weights_dir`` on the device :func:`~course_api.device.resolve_device` picks. The
+        first load in a process also keeps torch's threads within its usable cores (:mod:`course_api.cpu`)."""
         start = time.perf_counter()
+        limit_torch_threads()  # before any parallel work, so torch still lets it set the inter-op threads too
         choice = resolve_device(device)
         digits = load_weights(DigitCNN(), weights_dir / DIGITS_FILE, choice.device)
         vocab = json.loads(read_metadata(weights_dir / SENTIMENT_FILE)["vocab"])

@@ -21,6 +21,7 @@ FORBIDDEN_IMPORTS = {
     "course_api/settings.py": ("course_api.",),
     "course_api/ports.py": ("course_api.",),
     "course_api/public_url.py": ("course_api.",),
+    "course_api/cpu.py": ("course_api.",),
     "course_api/batching.py": ("course_api.problems", "course_api.server", "course_api.settings"),
     "course_api/models": ("course_api.server", "course_api.routes", "course_api.problems", "course_api.training"),
     "course_api/routes": ("course_api.server",),
