@@ -3,7 +3,8 @@
 They apply to ``make lab``, a plain ``jupyter lab`` in the course's ``.venv`` and single-user servers of a class
 JupyterHub alike:
 
-* no "Would you like to receive official Jupyter news?" prompt and no update check: nothing reaches the internet;
+* no "Would you like to receive official Jupyter news?" prompt, no update check and no extension search on PyPI:
+  nothing reaches the internet;
 * kernels started by the server encrypt their connections (CurveZMQ), so no kernel logs "Kernel is running over
   TCP without encryption", a warning a student can do nothing about;
 * the websocket ping timeout equals its interval (Jupyter Server's default of three intervals makes Tornado warn).
@@ -24,6 +25,7 @@ LAB_OVERRIDES: dict[str, Any] = {
 }
 SERVER_CONFIG: dict[str, Any] = {
     "MappingKernelManager": {"transport_encryption": "auto"},
+    "LabApp": {"extension_manager": "readonly", "news_url": None},  # no extension search on PyPI, no news feed
     "ServerApp": {"tornado_settings": {"ws_ping_timeout": 30000}},
 }
 
