@@ -7,6 +7,7 @@ pyproject.toml), and mypy checks this file as the module ``helpers``.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import queue
 import shutil
@@ -196,6 +197,25 @@ def guarded_page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
         yield new_page, outside
     finally:
         context.close()
+
+
+def try_it_out_get_item(page: Any, base: str, q: str, timeout_ms: int) -> None:
+    """In Swagger UI (open in ``page``): Try it out on GET /items/{item_id} with item_id=5 and ``q``, as notebook 03
+    does; the answer is 200 and the JSON, and the request went to ``base`` (the address the page was opened at)."""
+    from playwright.sync_api import expect
+
+    operation = page.locator(".opblock-get").filter(has=page.locator('[data-path="/items/{item_id}"]'))
+    operation.locator(".opblock-summary-control").click()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.locator('tr[data-param-name="item_id"] input').fill("5")
+    operation.locator('tr[data-param-name="q"] input').fill(q)
+    operation.get_by_role("button", name="Execute").click()
+    answer = operation.locator(".live-responses-table .response")
+    expect(answer.locator(".response-col_status")).to_have_text("200", timeout=timeout_ms)
+    expect(operation.locator(".request-url")).to_contain_text(f"{base}/items/5?q={q}", timeout=timeout_ms)
+    body = answer.locator(".response-col_description pre").first
+    expect(body).to_contain_text('"item_id": 5', timeout=timeout_ms)
+    assert json.loads(body.inner_text()) == {"item_id": 5, "q": q}
 
 
 README_IMAGES = ROOT / "docs" / "images"  # the README's screenshots, retaken by `make screenshots`

@@ -23,7 +23,16 @@ import pytest
 
 from course_api.middleware import CONTENT_SECURITY_POLICY
 from course_api.samples import digit_png
-from helpers import README_IMAGES, ROOT, SCREENSHOTS, guarded_page, image_difference, page_assets, save_screenshot
+from helpers import (
+    README_IMAGES,
+    ROOT,
+    SCREENSHOTS,
+    guarded_page,
+    image_difference,
+    page_assets,
+    save_screenshot,
+    try_it_out_get_item,
+)
 
 TIMEOUT_MS = 20_000
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
@@ -68,19 +77,7 @@ def test_swagger_ui_renders_every_operation_and_executes_a_request(page, live_se
     page.set_viewport_size({"width": 1100, "height": 920})  # tall enough for every operation
     save_screenshot(page, "docs")
 
-    # Try it out: GET /items/{item_id} with item_id=5 and q=somequery, as notebook 03 does.
-    operation = page.locator(".opblock-get").filter(has=page.locator('[data-path="/items/{item_id}"]'))
-    operation.locator(".opblock-summary-control").click()
-    operation.get_by_role("button", name="Try it out").click()
-    operation.locator('tr[data-param-name="item_id"] input').fill("5")
-    operation.locator('tr[data-param-name="q"] input').fill("somequery")
-    operation.get_by_role("button", name="Execute").click()
-    answer = operation.locator(".live-responses-table .response")
-    expect(answer.locator(".response-col_status")).to_have_text("200", timeout=TIMEOUT_MS)
-    body = answer.locator(".response-col_description pre").first
-    expect(body).to_contain_text('"item_id": 5')
-    assert json.loads(body.inner_text()) == {"item_id": 5, "q": "somequery"}
-    expect(operation.locator(".request-url")).to_contain_text(f"{live_server.url}/items/5?q=somequery")
+    try_it_out_get_item(page, live_server.url, "somequery", TIMEOUT_MS)
     assert page.errors == []
     assert page.console_errors == []
 
@@ -324,19 +321,7 @@ def test_docs_redoc_and_playground_work_behind_a_hubs_path_prefix(page, behind_a
     expected = operations(server.url)
     page.goto(f"{base}/docs")
     expect(page.locator(".opblock")).to_have_count(len(expected), timeout=TIMEOUT_MS)
-    operation = page.locator(".opblock-get").filter(has=page.locator('[data-path="/items/{item_id}"]'))
-    operation.locator(".opblock-summary-control").click()
-    operation.get_by_role("button", name="Try it out").click()
-    operation.locator('tr[data-param-name="item_id"] input').fill("5")
-    operation.locator('tr[data-param-name="q"] input').fill("somequery")
-    operation.get_by_role("button", name="Execute").click()
-    answer = operation.locator(".live-responses-table .response")
-    expect(answer.locator(".response-col_status")).to_have_text("200", timeout=TIMEOUT_MS)
-    expect(operation.locator(".request-url")).to_contain_text(f"{base}/items/5?q=somequery")
-    assert json.loads(answer.locator(".response-col_description pre").first.inner_text()) == {
-        "item_id": 5,
-        "q": "somequery",
-    }
+    try_it_out_get_item(page, base, "somequery", TIMEOUT_MS)
 
     # /redoc renders every operation from the same document.
     page.goto(f"{base}/redoc")

@@ -12,7 +12,6 @@ helpers.guarded_page. Screenshots go to test-artifacts/screenshots/hub-*.png.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -42,7 +41,7 @@ from hub_support import (
     wait_idle,
 )
 
-from helpers import guarded_page, save_screenshot
+from helpers import guarded_page, save_screenshot, try_it_out_get_item
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser, pytest.mark.kernel, pytest.mark.subprocess, pytest.mark.slow]
 
@@ -167,17 +166,7 @@ def _try_it_out_in_the_docs(student: Student) -> None:
     base = student.docs_url.removesuffix("/docs")
     operations = _operations(f"http://127.0.0.1:{student.course_port}")
     expect(page.locator(".opblock")).to_have_count(operations, timeout=STEP_MS)
-    operation = page.locator(".opblock-get").filter(has=page.locator('[data-path="/items/{item_id}"]'))
-    operation.locator(".opblock-summary-control").click()
-    operation.get_by_role("button", name="Try it out").click()
-    operation.locator('tr[data-param-name="item_id"] input').fill("5")
-    operation.locator('tr[data-param-name="q"] input').fill(student.name)
-    operation.get_by_role("button", name="Execute").click()
-    answer = operation.locator(".live-responses-table .response")
-    expect(answer.locator(".response-col_status")).to_have_text("200", timeout=STEP_MS)
-    expect(operation.locator(".request-url")).to_contain_text(f"{base}/items/5?q={student.name}", timeout=STEP_MS)
-    body = answer.locator(".response-col_description pre").first
-    assert json.loads(body.inner_text()) == {"item_id": 5, "q": student.name}
+    try_it_out_get_item(page, base, student.name, STEP_MS)
     save_screenshot(page, f"hub-{student.name}-docs")
     assert errors == [], f"{student.name}'s /docs page: {errors}"
 
