@@ -304,33 +304,28 @@ def main(argv: list[str] | None = None) -> int:
 
     print("Computing the expected answers offline ...", flush=True)
     workload = Workload.build()
-    if args.url:
-        report = asyncio.run(
+
+    def load(url: str, pid: int | None) -> Report:
+        return asyncio.run(
             run_load(
-                args.url,
+                url,
                 seconds=args.seconds,
                 concurrency=args.concurrency,
                 workload=workload,
-                pid=args.pid,
+                pid=pid,
                 rss_growth_limit_mib=args.max_rss_growth,
             )
         )
+
+    if args.url:
+        report = load(args.url, args.pid)
     else:
         with CourseServer(device=args.device, queue_limit=args.queue_limit) as server:
             print(
                 f"Server on {server.url} (pid {server.pid}); {args.concurrency} clients for {args.seconds:g} s ...",
                 flush=True,
             )
-            report = asyncio.run(
-                run_load(
-                    server.url,
-                    seconds=args.seconds,
-                    concurrency=args.concurrency,
-                    workload=workload,
-                    pid=server.pid,
-                    rss_growth_limit_mib=args.max_rss_growth,
-                )
-            )
+            report = load(server.url, server.pid)
     print(report.summary())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
