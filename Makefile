@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel lab test test-fast lint serve train doctor exercises run-notebooks bench screenshots lock clean
+.PHONY: help setup kernel lab test test-fast lint serve train doctor exercises run-notebooks grade bench screenshots site lock clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
 	  "The course needs Python 3.11 or newer; $(PYTHON) is " + sys.version.split()[0] + ". Run e.g. make $(MAKECMDGOALS) PYTHON=python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab,test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab,site,test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (course-api)" >/dev/null
 	$(BIN)/python -m course_api.lab >/dev/null
 	@touch $@
@@ -67,6 +67,11 @@ run-notebooks: $(STAMP) ## run every walkthrough and solution (DEVICE=cuda OUTPU
 	$(BIN)/course-api run-notebooks $(if $(DEVICE),--device $(DEVICE)) $(if $(OUTPUT),--output $(OUTPUT)) \
 	  $(foreach p,$(PARAMS),-p $(p))
 
+grade: $(STAMP) ## grade a class: make grade SUBMISSIONS=folder (OUTPUT=grades JOBS=2 TIMEOUT=120)
+	@test -n "$(SUBMISSIONS)" || { echo "Say where the worksheets are: make grade SUBMISSIONS=folder (a folder per student)"; exit 2; }
+	$(BIN)/course-api grade "$(SUBMISSIONS)" --output "$(or $(OUTPUT),grades)" $(if $(JOBS),--jobs $(JOBS)) \
+	  $(if $(TIMEOUT),--timeout $(TIMEOUT))
+
 bench: $(STAMP) ## load-test the server with wrk on 127.0.0.1, then 20 s of mixed load with nothing lost (DEVICE=cuda, BENCH_ARGS=--quick)
 	$(BIN)/python -m benchmarks.run $(if $(DEVICE),--device $(DEVICE)) $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.nothing_lost $(if $(DEVICE),--device $(DEVICE))
@@ -74,16 +79,19 @@ bench: $(STAMP) ## load-test the server with wrk on 127.0.0.1, then 20 s of mixe
 screenshots: $(STAMP) ## retake the README's screenshots of /docs and /playground (needs Chromium)
 	COURSE_API_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_browser.py -k "swagger_ui_renders or playground_predicts"
 
+site: $(STAMP) ## build the course website into site/ (SOLUTIONS=collapsed adds the worked answers, folded)
+	$(BIN)/course-api build-site $(if $(SOLUTIONS),--solutions $(SOLUTIONS))
+
 doctor: $(STAMP) ## check versions, device, weights and the Jupyter kernel
 	$(BIN)/course-api doctor
 
 lock: ## re-resolve the newest versions allowed by pyproject.toml into constraints.txt
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet -e ".[lab,test]"
+	.lock-venv/bin/python -m pip install --quiet -e ".[lab,site,test]"
 	{ sed -n '1,3p' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable \
 	  | grep -v '^course-api' | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > constraints.new
 	mv constraints.new constraints.txt && rm -rf .lock-venv
 
-clean: ## remove .venv, caches, test artifacts and runs/ (the weights and notebooks stay)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-artifacts runs build *.egg-info
+clean: ## remove .venv, caches, test artifacts, runs/ and site/ (the weights and notebooks stay)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-artifacts runs build site *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,6 +58,25 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--exercises", type=Path, default=Path("exercises"), help="folder to write the exercises to")
     build.set_defaults(handler=cmd_build_exercises)
 
+    site = commands.add_parser("build-site", help="build the course website into site/ (nothing is executed)")
+    site.add_argument(
+        "--solutions",
+        choices=["omit", "collapsed"],
+        default="omit",
+        help="omit: the worksheets without answers (default); collapsed: with the worked answers, folded",
+    )
+    site.add_argument("--output", type=Path, default=Path("site"), help="folder for the website (default: site)")
+    site.set_defaults(handler=cmd_build_site)
+
+    _add_run_notebooks(commands)
+    _add_grade(commands)
+
+    doctor = commands.add_parser("doctor", help="check the environment: versions, device, weights, Jupyter kernel")
+    doctor.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+def _add_run_notebooks(commands: Any) -> None:
     run = commands.add_parser("run-notebooks", help="execute every walkthrough and solution; write a summary")
     run.add_argument("paths", nargs="*", type=Path, help="notebooks or folders (default: notebooks/ and solutions/)")
     run.add_argument("--device", default=None, help="device parameter for every notebook (default: auto)")
@@ -74,9 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=cmd_run_notebooks)
 
-    doctor = commands.add_parser("doctor", help="check the environment: versions, device, weights, Jupyter kernel")
-    doctor.set_defaults(handler=cmd_doctor)
-    return parser
+
+def _add_grade(commands: Any) -> None:
+    grade = commands.add_parser(
+        "grade", help="grade a class's worksheets: SUBMISSIONS/<student>/NN_*.ipynb -> grades.csv, feedback"
+    )
+    grade.add_argument("submissions", type=Path, help="folder with a folder per student, each with worksheets")
+    grade.add_argument("--output", type=Path, default=Path("grades"), help="folder for the results (default grades)")
+    grade.add_argument("--jobs", type=int, default=None, help="worksheets graded at once (default: usable cores)")
+    grade.add_argument("--timeout", type=float, default=120.0, help="seconds one worksheet may run (default 120)")
+    grade.add_argument("--memory", type=int, default=2048, help="MiB one worksheet's kernel may use (default 2048)")
+    grade.add_argument("--course", type=Path, default=None, help="course folder with exercises/ (default: found)")
+    grade.set_defaults(handler=cmd_grade)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -173,6 +202,24 @@ def cmd_build_exercises(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build_site(args: argparse.Namespace) -> int:
+    import time
+
+    from course_api.website import SiteError, build_site
+
+    start = time.perf_counter()
+    try:
+        pages = build_site(Path.cwd(), args.output, solutions=args.solutions)
+    except SiteError as exc:
+        print(f"course-api build-site: {exc}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - start
+    print(f"Website: {len(pages)} pages in {args.output}/ in {seconds:.1f} s (solutions: {args.solutions}).")
+    print(f"Open {args.output / 'index.html'}, or serve it (search then shows excerpts too):")
+    print(f"  python -m http.server -d {args.output}   (then open http://127.0.0.1:8000/)")
+    return 0
+
+
 def cmd_run_notebooks(args: argparse.Namespace) -> int:
     import time
 
@@ -202,6 +249,44 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
     for failure in summary.failed:
         print(f"FAILED: {failure.notebook}, cell {failure.cell}: {failure.error}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from course_api.cpu import detect_usable_cpus
+
+    try:
+        import ipykernel  # noqa: F401
+        import jupyter_client  # noqa: F401
+
+        from course_api.grading import Limits, grade_class
+    except ImportError as exc:  # jupyter_client and ipykernel come with the lab extra
+        print(f"course-api grade: {exc}. Install the course with its lab extra: make setup", file=sys.stderr)
+        return 2
+    if not args.submissions.is_dir():
+        print(f"course-api grade: no folder {args.submissions} (it should hold a folder per student)", file=sys.stderr)
+        return 2
+    if (args.jobs is not None and args.jobs < 1) or args.timeout <= 0 or args.memory < 256:
+        print("course-api grade: --jobs must be 1 or more, --timeout above 0, --memory 256 or more", file=sys.stderr)
+        return 2
+    loose = sorted(p.name for p in args.submissions.glob("*.ipynb"))
+    if loose and not any(p.is_dir() for p in args.submissions.iterdir()):
+        where = f"{args.submissions}/<student>/{loose[0]}"
+        print(
+            f"course-api grade: {args.submissions} holds notebooks, not a folder per student: move them to {where}",
+            file=sys.stderr,
+        )
+        return 2
+    jobs = args.jobs or detect_usable_cpus().cores
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory)
+    print(f"Grading {args.submissions} with {jobs} job(s), {args.timeout:g} s and {args.memory} MiB per worksheet")
+    result = grade_class(args.submissions, args.output, jobs=jobs, limits=limits, course=args.course)
+    totals = [student.total for student in result.students]
+    mean = f", mean {sum(totals) / len(totals):.1f} points" if totals else ""
+    print(f"{len(result.students)} student(s), {len(result.sheets)} worksheet(s) in {result.seconds:.1f} s{mean}.")
+    print(f"Grades: {args.output / 'grades.csv'} and grades.json; feedback: {args.output / 'feedback'}/")
+    for trouble in result.grader_trouble:
+        print(f"NOT GRADED (the grader's problem, not the student's): {trouble}", file=sys.stderr)
+    return 1 if result.grader_trouble else 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -1,0 +1,141 @@
+"""The grader's side inside a student's kernel: it runs the course's own checks on the kernel's names.
+
+:func:`install` runs before any student code. It keeps the course's checks (the registry's exercises and
+``run_check``) where the notebook cannot reach them by name, caps the output the kernel sends, and blocks network
+access beyond this machine. :func:`install` puts :func:`report` into ``builtins`` under a name only the grader
+knows; the grader calls it after the cells it needs, through ``user_expressions``, so a notebook that prints
+"✔" or defines its own ``check`` changes nothing.
+
+Nothing here is a security boundary against code written to attack the grader; it makes honest mistakes (and
+casual shortcuts such as redefining ``check``) harmless. A notebook that rewrites the course's check modules is
+reported as such instead of being graded.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import ipaddress
+import json
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+NETWORK_BLOCKED = (
+    "The grader blocks network access beyond this machine (127.0.0.1): a graded worksheet may use the course "
+    "server it starts, but not the internet."
+)
+MESSAGE_LIMIT = 4000
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}
+
+
+def _is_local_host(host: Any) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode(errors="replace")
+    if not isinstance(host, str) or host in _LOCAL_NAMES:
+        return True  # unix sockets, None, the empty host
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+        return address.is_loopback or address.is_unspecified
+    except ValueError:
+        return host.endswith(".localhost")
+
+
+def _network_guard(event: str, args: tuple[Any, ...]) -> None:
+    if event == "socket.getaddrinfo" and not _is_local_host(args[0]):
+        raise PermissionError(NETWORK_BLOCKED)
+    if event in ("socket.connect", "socket.sendto") and isinstance(args[1], tuple) and not _is_local_host(args[1][0]):
+        raise PermissionError(NETWORK_BLOCKED)
+
+
+def _cap_stream(stream: Any, limit: int) -> None:
+    """Let ``limit`` characters through ``stream.write``, then drop the rest (a notebook may print 100 MB)."""
+    write = stream.write
+    state = {"left": limit, "told": False}
+
+    def capped(text: str) -> int:
+        if state["left"] > 0:
+            part = text[: state["left"]]
+            state["left"] -= len(part)
+            write(part)
+        elif not state["told"]:
+            state["told"] = True
+            write(f"\n[the grader cut the output here: more than {limit} characters]\n")
+        return len(text)
+
+    with contextlib.suppress(AttributeError, TypeError):
+        stream.write = capped
+
+
+def _fingerprint(modules: list[types.ModuleType]) -> dict[str, int]:
+    """Identity of every function and class in the course's check modules, and of their code."""
+    prints: dict[str, int] = {}
+    for module in modules:
+        for name, value in vars(module).items():
+            if callable(value):
+                prints[f"{module.__name__}.{name}"] = id(value)
+                code = getattr(value, "__code__", None)
+                if code is not None:
+                    prints[f"{module.__name__}.{name}.__code__"] = id(code)
+    return prints
+
+
+def _check_modules() -> list[types.ModuleType]:
+    import course_api.checks  # noqa: F401  (registers every exercise)
+
+    return [module for name, module in sorted(sys.modules.items()) if name.startswith("course_api.checks")]
+
+
+def _changed(expected: dict[str, int], modules: list[types.ModuleType]) -> list[str]:
+    now = _fingerprint(modules)
+    return sorted(name for name, ident in expected.items() if now.get(name) != ident)
+
+
+def _result(status: str, message: str) -> dict[str, str]:
+    if len(message) > MESSAGE_LIMIT:
+        message = message[:MESSAGE_LIMIT] + " [...]"
+    return {"status": status, "message": message}
+
+
+def _make_report(namespace: dict[str, Any]) -> Callable[[list[str]], str]:
+    """The grader's entry point, bound to the course's checks as they are now (before any student code)."""
+    from course_api.checks.registry import EXERCISES, CheckFailed, ExerciseNotDone, run_check
+
+    exercises = dict(EXERCISES)
+    modules = _check_modules()
+    expected = _fingerprint(modules)
+
+    def run_one(exercise_id: str) -> dict[str, str]:
+        spec = exercises.get(exercise_id)
+        if spec is None:
+            return _result("error", f"There is no exercise {exercise_id!r} in this version of the course.")
+        changed = _changed(expected, modules)
+        if changed:
+            names = ", ".join(changed[:3])
+            return _result("tampered", f"The notebook changed the course's checks ({names}), so it cannot be graded.")
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                return _result("done", run_check(spec, namespace))
+        except ExerciseNotDone:
+            missing = ", ".join(f"`{name}`" for name in spec.needs if name not in namespace)
+            return _result("not done", f"Not done: the notebook never defines {missing or 'what the exercise asks'}.")
+        except CheckFailed as exc:
+            return _result("failing", str(exc))
+        except BaseException as exc:  # an error the course's checks do not explain (or a KeyboardInterrupt)
+            return _result("failing", f"The check stopped with {type(exc).__name__}: {exc}")
+
+    def report(exercise_ids: list[str]) -> str:
+        return json.dumps({exercise_id: run_one(exercise_id) for exercise_id in exercise_ids})
+
+    return report
+
+
+def install(name: str, output_limit: int, namespace: dict[str, Any]) -> str:
+    """Prepare the kernel for grading; ``builtins.<name>(ids)`` then runs checks. Returns what was set up."""
+    setattr(builtins, name, _make_report(namespace))
+    sys.addaudithook(_network_guard)  # cannot be removed: every later socket call goes through it
+    for stream in (sys.stdout, sys.stderr):
+        _cap_stream(stream, output_limit)
+    return "ready"

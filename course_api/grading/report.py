@@ -1,0 +1,155 @@
+"""A class's grades: ``grades.csv`` (a row per student), ``grades.json`` (with every check's message) and
+``feedback/<student>.html`` (one page per student, readable offline: no script, no outside file)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from course_api.checks.registry import EXERCISES, NOTEBOOKS
+from course_api.grading.session import RANK, SheetResult
+
+
+@dataclass
+class StudentGrades:
+    student: str
+    sheets: list[SheetResult] = field(default_factory=list)
+
+    def outcome(self, exercise_id: str) -> dict[str, Any]:
+        """The best outcome of an exercise over the student's worksheets (a student may hand in two copies)."""
+        spec = EXERCISES[exercise_id]
+        best: dict[str, Any] = {"status": "not done", "message": "The worksheet was not handed in.", "file": None}
+        for sheet in self.sheets:
+            found = sheet.exercises.get(exercise_id)
+            if found and (best["file"] is None or RANK.get(found["status"], 0) > RANK.get(best["status"], 0)):
+                best = {**found, "file": sheet.file}
+        points = spec.points if best["status"] == "done" else 0
+        return {"points": points, "max": spec.points, **best}
+
+    def outcomes(self) -> dict[str, dict[str, Any]]:
+        return {exercise_id: self.outcome(exercise_id) for exercise_id in sorted(EXERCISES)}
+
+    @property
+    def total(self) -> int:
+        return sum(outcome["points"] for outcome in self.outcomes().values())
+
+
+def feedback_name(student: str, taken: set[str]) -> str:
+    """A file name for the student's page: their folder's name, made safe, and unique."""
+    base = re.sub(r"[^\w.-]+", "_", student).strip("._") or "student"
+    name, number = base, 2
+    while name.lower() in taken:
+        name, number = f"{base}_{number}", number + 1
+    taken.add(name.lower())
+    return f"{name}.html"
+
+
+def exercise_table() -> list[dict[str, Any]]:
+    return [
+        {"id": e.id, "title": e.title, "points": e.points, "worksheet": NOTEBOOKS[e.lesson]}
+        for e in sorted(EXERCISES.values(), key=lambda e: e.id)
+    ]
+
+
+def to_json(students: list[StudentGrades], names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "max_total": sum(e.points for e in EXERCISES.values()),
+        "exercises": exercise_table(),
+        "students": [
+            {
+                "student": s.student,
+                "total": s.total,
+                "feedback": f"feedback/{names[s.student]}",
+                "exercises": s.outcomes(),
+                "worksheets": [
+                    {"file": sheet.file, "lesson": sheet.lesson, "notes": sheet.notes, "isolation": sheet.isolation}
+                    for sheet in s.sheets
+                ],
+            }
+            for s in students
+        ],
+    }
+
+
+def write_csv(path: Path, students: list[StudentGrades]) -> None:
+    ids = sorted(EXERCISES)
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["student", *ids, "total"])
+        for s in students:
+            outcomes = s.outcomes()
+            writer.writerow([s.student, *(outcomes[i]["points"] for i in ids), s.total])
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 1.5rem; table-layout: fixed; }
+col.exercise { width: 30%; } col.points { width: 5rem; }
+th, td { border-bottom: 1px solid #ddd; padding: .4rem; text-align: left; vertical-align: top; }
+td.points { white-space: nowrap; text-align: right; }
+.done { color: #1a7f37; } .failing, .tampered { color: #b42318; } .not-done { color: #6b7280; }
+pre { white-space: pre-wrap; margin: 0; font-size: .9rem; }
+.note { background: #fff7e6; border-left: 4px solid #f0a500; padding: .4rem .8rem; margin: .3rem 0; }
+"""
+
+
+def _sheet_section(lesson: str, grades: StudentGrades, outcomes: dict[str, dict[str, Any]]) -> str:
+    ids = [i for i in sorted(outcomes) if EXERCISES[i].lesson == lesson]
+    earned, most = sum(outcomes[i]["points"] for i in ids), sum(outcomes[i]["max"] for i in ids)
+    sheets = [s for s in grades.sheets if s.lesson == lesson]
+    parts = [f"<h2>{html.escape(NOTEBOOKS[lesson])}: {earned} of {most} points</h2>"]
+    if not sheets:
+        return parts[0] + '\n<p class="not-done">Not handed in.</p>'
+    parts.append(f"<p>File: {html.escape(', '.join(s.file for s in sheets))}</p>")
+    parts += [f'<p class="note">{html.escape(note)}</p>' for s in sheets for note in s.notes]
+    parts.append('<table><col class="exercise"><col class="points"><col>')
+    parts.append("<tr><th>exercise</th><th>points</th><th>result</th></tr>")
+    for i in ids:
+        o = outcomes[i]
+        status = html.escape(o["status"])
+        parts.append(
+            f'<tr><td>{i} {html.escape(EXERCISES[i].title)}</td><td class="points">{o["points"]} / {o["max"]}</td>'
+            f'<td><strong class="{status.replace(" ", "-")}">{status}</strong>'
+            f"<pre>{html.escape(o['message'])}</pre></td></tr>"
+        )
+    parts.append("</table>")
+    return "\n".join(parts)
+
+
+def feedback_page(grades: StudentGrades) -> str:
+    outcomes = grades.outcomes()
+    most = sum(o["max"] for o in outcomes.values())
+    others = [s for s in grades.sheets if s.lesson is None]
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for s in others for n in s.notes)
+    if not grades.sheets:
+        notes += '<p class="note">No worksheets were found in this folder (names like 01_requests.ipynb).</p>'
+    body = "\n".join(_sheet_section(lesson, grades, outcomes) for lesson in NOTEBOOKS)
+    title = f"Feedback for {html.escape(grades.student)}"
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{title}</h1>"
+        f"<p><strong>{grades.total} of {most} points.</strong> Each exercise shows what the course's check said "
+        f"about your answer: fix what it names, run the check in your notebook, and hand it in again.</p>"
+        f"{notes}{body}</body></html>\n"
+    )
+
+
+def write_all(output: Path, students: list[StudentGrades]) -> dict[str, str]:
+    """Write the three outputs into ``output``; each student's feedback file name."""
+    feedback = output / "feedback"
+    feedback.mkdir(parents=True, exist_ok=True)
+    for old in feedback.glob("*.html"):
+        old.unlink()
+    taken: set[str] = set()
+    names = {s.student: feedback_name(s.student, taken) for s in students}
+    for s in students:
+        (feedback / names[s.student]).write_text(feedback_page(s), encoding="utf-8")
+    write_csv(output / "grades.csv", students)
+    data = to_json(students, names)
+    (output / "grades.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return names

@@ -1,0 +1,166 @@
+"""``course-api grade`` on a class of good, partial and broken submissions, in real sandboxed kernels.
+
+Every case of the issue is here: moved, copied, split and deleted cells; a redefined ``check``; invalid JSON; a
+cell that loops forever, one that prints 100 MB, one that kills its kernel, one that starts servers and threads,
+one that allocates too much memory, one that reaches for the internet; another course's notebook. Each gets its
+expected points, with the reason in its feedback, and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+
+from course_api.checks.registry import NOTEBOOKS
+from course_api.grading import Limits, grade_class
+from course_api.grading.session import RUN_MARKER
+from grading_corpus import SERVERS, answered, build_corpus, insert_after, lesson_points, points, write
+from helpers import BIN
+
+pytestmark = [pytest.mark.kernel, pytest.mark.slow, pytest.mark.timeout(300)]
+
+NAME03 = f"{NOTEBOOKS['03']}.ipynb"
+LIMITS = Limits(timeout=20, memory_mb=1024)
+NETWORK = 'import urllib.request\nurllib.request.urlopen("http://example.com", timeout=3)'
+HOG = 'hog = b"x" * (2 * 1024**3)'
+
+
+def listening_ports() -> set[tuple[str, int]]:
+    return {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections("inet") if c.status == psutil.CONN_LISTEN}
+
+
+def grader_leftovers() -> tuple[list[object], list[str]]:
+    processes = [p for p in psutil.process_iter() if _marked(p)]
+    folders = [p.name for p in Path(tempfile.gettempdir()).glob("course-api-grade-*")]
+    return processes, folders
+
+
+def _marked(process: psutil.Process) -> bool:
+    try:
+        return RUN_MARKER in process.environ()
+    except (psutil.Error, OSError):
+        return False
+
+
+def rows(path: Path) -> dict[str, str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {line.split(",")[0]: line for line in lines[1:]}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("class")
+    submissions, output = root / "submissions", root / "grades"
+    expected = build_corpus(submissions)
+    write(submissions / "hog", NAME03, insert_after(answered("03"), "03.1", HOG))
+    write(submissions / "network", NAME03, insert_after(answered("03"), "03.1", NETWORK))
+    expected |= {"hog": lesson_points("03"), "network": lesson_points("03")}
+    ports_before = listening_ports()
+    lines: list[str] = []
+    result = grade_class(submissions, output, jobs=2, limits=LIMITS, echo=lines.append)
+    return submissions, output, expected, result, lines, ports_before
+
+
+def test_every_submission_gets_its_expected_points(graded):
+    _, output, expected, result, _, _ = graded
+    got = {s.student: s.total for s in result.students}
+    assert got == expected
+    assert not result.grader_trouble
+    csv_rows = rows(output / "grades.csv")
+    assert {name: int(row.rsplit(",", 1)[1]) for name, row in csv_rows.items()} == expected
+
+
+def notes_of(output: Path, student: str) -> str:
+    data = json.loads((output / "grades.json").read_text(encoding="utf-8"))
+    (found,) = [s for s in data["students"] if s["student"] == student]
+    return " ".join(note for sheet in found["worksheets"] for note in sheet["notes"]) + " ".join(
+        outcome["message"] for outcome in found["exercises"].values()
+    )
+
+
+@pytest.mark.parametrize(
+    ("student", "reason"),
+    [
+        ("broken_json", "is not valid JSON"),
+        ("loops", "time limit (20 s) ran out"),
+        ("kills", "The kernel stopped while it ran cell"),
+        ("cheat", "changed the course's checks"),
+        ("other", "not a worksheet of this course"),
+        ("other", "does not look like worksheet 03_fastapi"),
+        ("moved", "were missing and were put back"),
+        ("hog", "MemoryError"),
+        ("network", "blocks network access beyond this machine"),
+        ("blank", "Not done: the notebook never defines `hello`"),
+    ],
+)
+def test_the_feedback_gives_the_reason(graded, student, reason):
+    _, output, _, _, _, _ = graded
+    assert reason in notes_of(output, student)
+    page = (output / "feedback" / f"{student}.html").read_text(encoding="utf-8")
+    assert f"Feedback for {student}" in page
+
+
+def test_a_feedback_page_per_student_and_a_progress_line_per_worksheet(graded):
+    submissions, output, expected, _, lines, _ = graded
+    assert sorted(p.stem for p in (output / "feedback").glob("*.html")) == sorted(expected)
+    worksheets = sum(1 for _ in submissions.glob("*/*.ipynb"))
+    assert len(lines) == worksheets
+    assert lines[-1].startswith(f"[{worksheets}/{worksheets}] ")
+
+
+def test_nothing_is_left_behind(graded):
+    _, _, _, _, _, ports_before = graded
+    processes, folders = grader_leftovers()
+    assert processes == []
+    assert folders == []
+    assert listening_ports() <= ports_before
+
+
+def test_the_same_input_gives_the_same_grades_one_job_at_a_time(graded, tmp_path):
+    submissions, output, _, _, _, _ = graded
+    again = tmp_path / "submissions"
+    for student in ("ada", "partial", "moved", "cheat"):
+        (again / student).mkdir(parents=True)
+        for path in (submissions / student).iterdir():
+            (again / student / path.name).write_bytes(path.read_bytes())
+    grade_class(again, tmp_path / "grades", jobs=1, limits=LIMITS, echo=lambda _: None)
+    first, second = rows(output / "grades.csv"), rows(tmp_path / "grades" / "grades.csv")
+    assert {name: first[name] for name in second} == second
+
+
+def test_without_a_network_namespace_the_network_is_still_blocked_and_nothing_is_left(tmp_path, monkeypatch):
+    """macOS, Windows and containers without namespaces: the audit hook blocks the network; cleanup still works."""
+    monkeypatch.setenv("COURSE_API_GRADER_NETNS", "0")
+    submissions = tmp_path / "submissions"
+    write(submissions / "servers", NAME03, insert_after(answered("03"), "03.5", SERVERS))
+    write(submissions / "network", NAME03, insert_after(answered("03"), "03.1", NETWORK))
+    ports_before = listening_ports()
+    result = grade_class(submissions, tmp_path / "grades", jobs=2, limits=LIMITS, echo=lambda _: None)
+    assert [s.total for s in result.students] == [lesson_points("03")] * 2
+    assert all("network namespace" not in s.isolation for s in result.sheets)  # the fallback was what ran
+    assert "blocks network access" in notes_of(tmp_path / "grades", "network")
+    processes, folders = grader_leftovers()
+    assert processes == []
+    assert folders == []
+    assert listening_ports() <= ports_before
+
+
+def test_the_command_grades_a_class_and_says_where_the_results_are(tmp_path):
+    submissions = tmp_path / "submissions"
+    write(submissions / "ada", NAME03, answered("03", {"03.1"}))
+    done = subprocess.run(
+        [str(BIN / "course-api"), "grade", str(submissions), "--output", str(tmp_path / "out"), "--jobs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 student(s), 1 worksheet(s)" in done.stdout
+    assert "[1/1] ada/03_fastapi.ipynb: 1 of 5 exercises done" in done.stderr  # not a terminal: a line each
+    assert rows(tmp_path / "out" / "grades.csv")["ada"].endswith(f",{points('03.1')}")
