@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -85,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             output = Path(tmp) / f"grades-{jobs}"
             runs.append(run_once(submissions, output, jobs, Limits(timeout=args.timeout)))
             grades.append((output / "grades.csv").read_text(encoding="utf-8"))
+            kept = args.json.with_name(f"grading-jobs{jobs}")  # the grades and feedback, to compare runs
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(output, kept)
     base = runs[0]["seconds"]
     for run in runs:
         run["per_worksheet_s"] = round(run["seconds"] / worksheets, 2)
@@ -100,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             f"| {run['peak_pss_mib']} | {run['peak_rss_mib']} |"
         )
     print(f"\nSame grades in every run: {'yes' if same else 'NO'}")
+    for jobs, csv in zip(args.jobs[1:], grades[1:], strict=True):
+        for first, other in zip(grades[0].splitlines(), csv.splitlines(), strict=False):
+            if first != other:
+                print(f"  --jobs {args.jobs[0]}: {first}\n  --jobs {jobs}: {other}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0 if same else 1

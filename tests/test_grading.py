@@ -192,3 +192,32 @@ def test_grade_command_wants_a_folder_per_student(capsys, tmp_path):
     write(tmp_path, NAME03, answered("03"))
     assert main(["grade", str(tmp_path)]) == 2
     assert f"not a folder per student: move them to {tmp_path}/<student>/{NAME03}" in capsys.readouterr().err
+
+
+def test_cells_are_sent_so_that_an_error_never_aborts_the_next_request(tmp_path):
+    """ipykernel aborts the requests that arrive just after a cell raised, unless stop_on_error=False: with it left
+    at True, an answer right after an unanswered stub was sometimes never run (a grade that depended on timing)."""
+    import asyncio
+
+    from course_api.grading.cleanup import remove_tree
+    from course_api.grading.session import KernelRun, Limits
+
+    sent: list[dict] = []
+
+    class Client:
+        def execute(self, code: str, **options: object) -> str:
+            sent.append(options)
+            return "m1"
+
+        async def get_shell_msg(self, timeout: float) -> dict:
+            return {"parent_header": {"msg_id": "m1"}, "content": {"status": "ok"}}
+
+    run = KernelRun(tmp_path, Limits())
+    try:
+        run.kc = Client()
+        assert asyncio.run(run.execute("x = 1", 5))["status"] == "ok"
+        assert asyncio.run(run.execute("", 5, expressions={"r": "1"}))["status"] == "ok"
+    finally:
+        remove_tree(run.root)
+    assert [options["stop_on_error"] for options in sent] == [False, False]
+    assert [options["silent"] for options in sent] == [False, True]

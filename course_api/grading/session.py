@@ -179,8 +179,15 @@ class KernelRun:
     async def execute(self, code: str, timeout: float, expressions: dict[str, str] | None = None) -> dict[str, Any]:
         """Run ``code``; the reply's content. :class:`TimeLimit` after ``timeout`` s, :class:`KernelGone`."""
         silent = expressions is not None
+        # stop_on_error=False: after a cell raises, ipykernel would otherwise abort the requests that reach it in
+        # the next moments (the check after that cell, the next cell), depending on timing.
         msg_id = self.kc.execute(
-            code, silent=silent, store_history=not silent, user_expressions=expressions or {}, allow_stdin=False
+            code,
+            silent=silent,
+            store_history=not silent,
+            user_expressions=expressions or {},
+            allow_stdin=False,
+            stop_on_error=False,
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -282,6 +289,8 @@ async def run_cells(run: KernelRun, sheet: Worksheet, result: SheetResult, deadl
             note = describe_error(cell, content, run.limits)
             if note and len(result.notes) < 12:
                 result.notes.append(note)
+        elif content.get("status") != "ok":  # "aborted": never expected with stop_on_error=False, but say so
+            result.notes.append(f"The kernel did not run cell {cell.number} ({content.get('status')}).")
         touched = [e for e, names in needs.items() if mentions(cell.source, names) and not passed(result, e)]
         await check(run, result, touched, deadline - loop.time())
     return True
