@@ -42,7 +42,7 @@ def package_version(name: str) -> str:
 
 def cpu_model() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
@@ -54,7 +54,9 @@ def gpu_name() -> str | None:
     """nvidia-smi's name, memory and driver of the first GPU; None without one."""
     query = ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"]
     try:
-        out = subprocess.run(query, capture_output=True, text=True, timeout=20, check=False)
+        out = subprocess.run(
+            query, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=20, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
@@ -64,7 +66,16 @@ def commit() -> str:
     """The checkout's short commit, with "+local changes" when tracked files differ from it."""
 
     def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False)
+        return subprocess.run(
+            ["git", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=10,
+            check=False,
+        )
 
     try:
         head = git("rev-parse", "--short", "HEAD")

@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.as_dict(), indent=2))
+        args.json.write_text(json.dumps(report.as_dict(), indent=2), encoding="utf-8")
     problems = report.problems()
     for problem in problems:
         print("LOST:", problem, file=sys.stderr)

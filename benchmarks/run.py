@@ -271,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def render(path: Path, update_readme: bool) -> int:
     """--render: the Markdown of a saved run, printed (and with --update-readme written into the README)."""
-    data = json.loads(path.read_text())
+    data = json.loads(path.read_text(encoding="utf-8"))
     section = report.markdown(data)
     print(section, end="")
     if update_readme:
@@ -303,9 +303,9 @@ def save(data: dict[str, Any], output: Path | None, update_readme: bool) -> None
     device = report.device_type(data)
     output = output or RESULTS_DIR / f"{socket.gethostname()}-{device}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(data, indent=2) + "\n")
+    output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     section = report.markdown(data)
-    output.with_suffix(".md").write_text(section)
+    output.with_suffix(".md").write_text(section, encoding="utf-8")
     print(report.console(data))
     print(f"\nWrote {output} and {output.with_suffix('.md')} in {data['wall_s']:.0f} s.")
     if update_readme:

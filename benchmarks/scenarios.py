@@ -78,10 +78,10 @@ def write_inputs(folder: Path, naive_side: int) -> Inputs:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "digit.png").write_bytes(digit_png(DIGIT))
     pixels = digit_pixels(DIGIT).astype(int).tolist()
-    (folder / "pixels.json").write_text(json.dumps({"images": [pixels]}))
-    (folder / "text.json").write_text(json.dumps({"text": TEXT}))
+    (folder / "pixels.json").write_text(json.dumps({"images": [pixels]}), encoding="utf-8")
+    (folder / "text.json").write_text(json.dumps({"text": TEXT}), encoding="utf-8")
     grey = np.asarray(draw(digit_pixels(DIGIT), size=naive_side), dtype=np.uint8).tolist()
-    (folder / "naive.json").write_text(json.dumps({"image": grey}))
+    (folder / "naive.json").write_text(json.dumps({"image": grey}), encoding="utf-8")
     return Inputs(folder)
 
 

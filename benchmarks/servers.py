@@ -159,14 +159,14 @@ class ServerProcess:
         if self.proc is None:
             return 0.0
         try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             return float("nan")
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
     def log_tail(self, lines: int = 20) -> str:
         try:
-            text = self.log_path.read_text(errors="replace")
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return "(no log)"
         return f"Last lines of {self.log_path}:\n" + "\n".join(text.strip().splitlines()[-lines:])
@@ -175,7 +175,7 @@ class ServerProcess:
 def memory_mib(pid: int) -> dict[str, float]:
     """VmRSS (resident now) and VmHWM (the peak so far) of a Linux process, in MiB."""
     values: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
         key, _, rest = line.partition(":")
         if key in ("VmRSS", "VmHWM"):
             values[key] = int(rest.split()[0]) / 1024

@@ -127,7 +127,9 @@ def find_wrk() -> str | None:
 
 def wrk_version(wrk: str) -> str:
     try:
-        out = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=10, check=False)
+        out = subprocess.run(
+            [wrk, "-v"], capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=10, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     first = (out.stdout or out.stderr).strip().splitlines()
@@ -171,6 +173,8 @@ def run_wrk(
             list(command),
             capture_output=True,
             text=True,
+            encoding="utf-8",
+            errors="replace",
             env=dict(env) if env is not None else None,
             timeout=duration + grace_s,
             preexec_fn=preexec,

@@ -128,7 +128,7 @@ def build_all(solutions: Path, exercises: Path, *, check: bool = False) -> list[
             changes.append(Change(path.name, "missing" if current is None else "stale"))
         else:
             exercises.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            target.write_text(text, encoding="utf-8", newline="\n")  # the same bytes on Windows
             changes.append(Change(path.name, "written"))
     for path in sorted(exercises.glob("[0-9][0-9]_*.ipynb")) if exercises.is_dir() else []:
         if path.name not in wanted:

@@ -345,5 +345,5 @@ def write_model_card(folder: Path) -> Path:
         lines += [f"- **{key.replace('_', ' ')}**: {value}" for key, value in sorted(card.items()) if key != "name"]
         lines.append("")
     target = folder / "MODEL_CARD.md"
-    target.write_text("\n".join(lines), encoding="utf-8")
+    target.write_text("\n".join(lines), encoding="utf-8", newline="\n")  # committed: the same bytes on Windows
     return target

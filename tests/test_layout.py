@@ -20,6 +20,8 @@ FORBIDDEN_IMPORTS = {
     "course_api/datasets.py": ("course_api.training",),
     "course_api/settings.py": ("course_api.",),
     "course_api/ports.py": ("course_api.",),
+    "course_api/winjob.py": ("course_api.",),
+    "course_api/watchdog.py": ("course_api.",),
     "course_api/public_url.py": ("course_api.",),
     "course_api/cpu.py": ("course_api.",),
     "course_api/batching.py": ("course_api.problems", "course_api.server", "course_api.settings"),

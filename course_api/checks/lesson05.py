@@ -79,7 +79,7 @@ def _requirements(text: str) -> dict[str, Any]:
 def _05_1(ns: dict[str, Any]) -> str:
     from importlib.metadata import version
 
-    found = _requirements(_requirements_file(ns).read_text())
+    found = _requirements(_requirements_file(ns).read_text(encoding="utf-8", errors="replace"))
     if "unicorn" in found:
         fail("'unicorn' is not the server (it is a CPU emulator on PyPI): the package is uvicorn.")
     for name in ("fastapi", "uvicorn"):
@@ -138,6 +138,38 @@ def _healthcheck_problems(command: str) -> None:
         fail("Ask the port the server listens on inside the container: http://127.0.0.1:8000/.")
 
 
+def _shell_words(command: str) -> list[str]:
+    """The shell form's command as a program and its arguments, where there is no /bin/sh to run it (Windows):
+    split as a shell would, a final ``|| exit 1`` dropped (it only turns any failure into 1)."""
+    import shlex
+
+    command = re.sub(r"\s*\|\|\s*exit\s+1\s*;?\s*$", "", command)
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        fail(f"Your health check command cannot be split into words ({exc}): check its quotes.")
+    if not words or any(word in ("|", "||", "&&", ";", ">", "<", "&") for word in words) or "$" in command:
+        fail(
+            "This computer has no /bin/sh to run the shell form of your health check (a HEALTHCHECK whose CMD is "
+            'not a JSON list): write it in exec form, CMD ["python", "-c", "..."], which needs no shell.'
+        )
+    return words
+
+
+def _healthcheck_args(argv: list[str] | None, command: str, folder: str) -> list[str]:
+    """The health check as a program and its arguments, with ``python`` and ``python3`` this Python: through
+    symbolic links in ``folder``, put first on PATH; on Windows, which makes such links only for administrators,
+    by naming this Python instead."""
+    import os
+
+    if os.name == "posix":
+        for name in ("python", "python3"):
+            os.symlink(sys.executable, Path(folder) / name)
+        return argv if argv is not None else ["/bin/sh", "-c", command]
+    args = argv if argv is not None else _shell_words(command)
+    return [sys.executable, *args[1:]] if args and args[0] in ("python", "python3") else args
+
+
 def _run_healthcheck(argv: list[str] | None, command: str, port: int) -> tuple[int, str]:
     """Run the health check here, against ``port`` instead of 8000, with this Python as `python`: (exit code,
     the last line it printed)."""
@@ -148,13 +180,20 @@ def _run_healthcheck(argv: list[str] | None, command: str, port: int) -> tuple[i
     def local(text: str) -> str:
         return re.sub(r"(127\.0\.0\.1|localhost|0\.0\.0\.0):8000\b", f"127.0.0.1:{port}", text)
 
-    args = [local(a) for a in argv] if argv is not None else ["/bin/sh", "-c", local(command)]
     with tempfile.TemporaryDirectory() as folder:
-        for name in ("python", "python3"):
-            os.symlink(sys.executable, Path(folder) / name)
-        env = {**os.environ, "PATH": folder + os.pathsep + os.environ.get("PATH", "")}
+        args = _healthcheck_args([local(a) for a in argv] if argv is not None else None, local(command), folder)
+        env = {**os.environ, "PATH": folder + os.pathsep + os.environ.get("PATH", ""), "PYTHONIOENCODING": "utf-8"}
         try:
-            done = subprocess.run(args, timeout=30, capture_output=True, text=True, check=False, env=env)
+            done = subprocess.run(
+                args,
+                timeout=30,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                check=False,
+                env=env,
+            )
         except subprocess.TimeoutExpired:
             fail("Your health check command ran for more than 30 s: give urlopen a timeout=, below --timeout.")
         except OSError as exc:
@@ -219,9 +258,15 @@ def _hadolint(text: str) -> str:
     exe = Path(sys.executable).parent / "hadolint"
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "Dockerfile"
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
         out = subprocess.run(
-            [str(exe), "--no-color", str(path)], capture_output=True, text=True, timeout=60, check=False
+            [str(exe), "--no-color", str(path)],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=60,
+            check=False,
         )
     return out.stdout.strip().replace(str(path), "Dockerfile")
 

@@ -36,7 +36,7 @@ def _unshare(flags: int) -> None:
 def _map_ids(uid: int, gid: int) -> None:
     """In a new user namespace: be the same user and group as outside."""
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as file:
+        with open(f"/proc/self/{name}", "w", encoding="ascii") as file:
             file.write(text)
 
 
