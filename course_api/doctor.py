@@ -50,7 +50,7 @@ def check_python() -> Check:
 
 
 def check_packages() -> list[Check]:
-    install = "Run 'make lab' (or 'pip install -c constraints.txt -e .[lab,test]') in the course folder."
+    install = f"Run '{suggest('setup', 'setup', course_api=False)}' in the course folder."
     return [
         Check(name, version is not None, version or "not installed", "" if version else install)
         for name, version in package_versions().items()
@@ -66,6 +66,41 @@ def check_device() -> Check:
         fix = f"Unset {ENV_VAR} or set it to one of: {', '.join(available_devices())}."
         return Check("device", False, str(exc), fix)
     return Check("device", True, f"{choice.device}: {choice.reason}; available: {', '.join(available_devices())}")
+
+
+CUDA_PACKAGES = ("nvidia-", "triton", "cuda-")  # what PyPI's Linux torch pulls in for CUDA
+
+
+def cuda_libraries_bytes() -> int:
+    """Disk space of the CUDA libraries installed with torch (nvidia-*, triton, cuda-*), from pip's records."""
+    total = 0
+    for dist in metadata.distributions():
+        if (dist.metadata["Name"] or "").lower().startswith(CUDA_PACKAGES):
+            total += sum(file.size or 0 for file in dist.files or [])
+    return total
+
+
+def describe_torch_build(version: str, cuda: str | None, gpu: bool, system: str, cuda_bytes: int) -> Check:
+    """Which torch build is installed; a CUDA build on a machine without an NVIDIA GPU is worth replacing."""
+    if cuda is None:
+        build = "CPU and Apple's GPU (mps)" if system == "Darwin" else "CPU-only"
+        return Check("torch build", True, f"{version}: {build}")
+    detail = f"{version}: CUDA {cuda}"
+    if gpu:
+        return Check("torch build", True, f"{detail}, and an NVIDIA GPU to use it")
+    size = f"{cuda_bytes / 1e9:.1f} GB of " if cuda_bytes else ""
+    command = suggest("--torch cpu setup", "setup TORCH=cpu", course_api=False)
+    fix = f"This machine has no NVIDIA GPU: the CPU-only build does the same without {size}CUDA libraries. {command}"
+    return Check("torch build", False, f"{detail}, but no NVIDIA GPU here", fix)
+
+
+def check_torch_build() -> Check:
+    import torch
+
+    cuda = torch.version.cuda
+    gpu = bool(cuda) and torch.cuda.is_available()
+    sizes = cuda_libraries_bytes() if cuda and not gpu else 0
+    return describe_torch_build(torch.__version__, cuda, gpu, platform.system(), sizes)
 
 
 def check_cpu() -> Check:
@@ -104,7 +139,7 @@ def check_kernel() -> Check:
     try:
         from jupyter_client.kernelspec import KernelSpecManager
     except ImportError:
-        fix = "Run 'make lab' to install JupyterLab."
+        fix = f"Run '{suggest('setup', 'setup', course_api=False)}' to install JupyterLab."
         return Check("jupyter kernel", False, "jupyter_client is not installed", fix)
     specs = KernelSpecManager().find_kernel_specs()
     if KERNEL_NAME not in specs:
@@ -112,7 +147,8 @@ def check_kernel() -> Check:
             "jupyter kernel",
             False,
             f"no kernel named '{KERNEL_NAME}' (notebooks would say 'No such kernel')",
-            f"Run 'make kernel' or: {sys.executable} -m ipykernel install --sys-prefix --name {KERNEL_NAME}",
+            f"Run '{suggest('kernel', 'kernel', course_api=False)}' or: "
+            f"{sys.executable} -m ipykernel install --sys-prefix --name {KERNEL_NAME}",
         )
     spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
     python = Path(spec.argv[0])
@@ -121,7 +157,7 @@ def check_kernel() -> Check:
         "jupyter kernel",
         ok,
         f"'{KERNEL_NAME}' -> {python}",
-        "" if ok else "The kernel points at a Python that is gone; re-register it with 'make kernel'.",
+        "" if ok else f"The kernel points at a Python that is gone: '{suggest('kernel', 'kernel', course_api=False)}'.",
     )
 
 
@@ -171,6 +207,16 @@ def check_offline_docs() -> Check:
     return Check("offline docs", True, "Swagger UI and ReDoc assets are served by the course server itself")
 
 
+def check_processes() -> Check:
+    """Whether servers that notebooks start in processes of their own stop when the kernel ends (per OS)."""
+    from course_api.notebook import process_tie
+
+    tie = process_tie()
+    ok = not tie.startswith("stopped when this Python exits normally")
+    fix = "" if ok else "Stop servers a notebook started (server.stop()) before you restart or close its kernel."
+    return Check("server processes", ok, tie, fix)
+
+
 def _configured_port() -> int:
     from course_api.settings import Settings, SettingsError
 
@@ -182,6 +228,6 @@ def _configured_port() -> int:
 
 def run_checks() -> list[Check]:
     checks = [check_python(), *check_packages()]
-    checks += [check_device(), check_cpu(), check_weights(), check_kernel()]
-    checks += [check_port(_configured_port()), check_offline_docs()]
+    checks += [check_torch_build(), check_device(), check_cpu(), check_weights(), check_kernel()]
+    checks += [check_processes(), check_port(_configured_port()), check_offline_docs()]
     return checks  # check_device names COURSE_API_DEVICE when it is set (settings are read only there)

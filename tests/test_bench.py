@@ -237,7 +237,8 @@ def test_the_readme_has_sections_to_regenerate():
 def test_make_bench_target():
     makefile = (ROOT / "Makefile").read_text()
     assert "bench:" in makefile
-    assert "benchmarks.run" in makefile
+    assert "$(COURSE) bench" in makefile
+    assert '"-m", "benchmarks.run"' in (ROOT / "course.py").read_text(encoding="utf-8")
     phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:"))
     assert " bench" in phony
 

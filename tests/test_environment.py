@@ -67,8 +67,9 @@ def test_environment_yml_builds_the_same_environment():
     assert listed, editable
     extras = set(listed.group(1).split(","))
     assert extras == set(pyproject()["project"]["optional-dependencies"])
-    makefile = (ROOT / "Makefile").read_text()
-    assert f'-c constraints.txt -e ".[{",".join(sorted(extras))}]"' in makefile
+    setup = (ROOT / "course.py").read_text(encoding="utf-8")  # what make setup and course.py setup install
+    assert f'EXTRAS = "{",".join(sorted(extras))}"' in setup
+    assert '"-c", "constraints.txt", "-e", f".[{EXTRAS}]"' in setup
 
 
 def test_makefile_has_the_planned_targets():
@@ -78,13 +79,17 @@ def test_makefile_has_the_planned_targets():
     assert "JUPYTER_ARGS" in makefile
 
 
-def test_readme_opens_with_the_two_commands():
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"```(?:bash|sh)?\n(.*?)```", readme, re.S)
-    assert block, "the README has no code block"
-    first_block = block.group(1)
-    commands = [line.strip() for line in first_block.splitlines() if line.strip() and not line.strip().startswith("#")]
-    assert commands == ["make lab", "make test"]
+def test_readme_opens_with_the_two_commands_for_each_system():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quickstart = readme.split("## Quickstart", 1)[1]
+    table = re.search(r"\n(\|.*\|\n)+", quickstart)
+    assert table, "the Quickstart opens with a table: the two commands for macOS and Linux, and for Windows"
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.group(0).strip().splitlines()]
+    assert rows[0][1:] == ["macOS and Linux", "Windows (PowerShell)"]
+    assert [row[1:] for row in rows[2:]] == [
+        ["`make lab`", "`py course.py lab`"],
+        ["`make test`", "`py course.py test`"],
+    ]
     assert "COURSE_API_DEVICE=cuda" in readme
 
 
@@ -93,6 +98,20 @@ def test_ci_runs_make_test():
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
     steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
     assert any("make test" in step or ".ci/run" in step for step in steps)
+
+
+def test_ci_runs_the_tests_on_linux_macos_and_windows():
+    """The full suite on Ubuntu (every Python); course.py test on macOS and Windows, oldest and newest Python."""
+    from course_api.doctor import SUPPORTED_PYTHON
+
+    (major, low), (_, high) = SUPPORTED_PYTHON
+    jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))["jobs"]
+    assert jobs["test"]["runs-on"] == "ubuntu-latest"
+    other = jobs["other-systems"]
+    assert set(other["strategy"]["matrix"]["os"]) == {"macos-latest", "windows-latest"}
+    assert other["strategy"]["matrix"]["python-version"] == [f"{major}.{low}", f"{major}.{high}"]
+    assert any(step.get("run") == "python course.py test" for step in other["steps"])
+    assert "PIP_EXTRA_INDEX_URL" not in str(jobs)  # course.py picks PyTorch's CPU build itself
 
 
 def test_ci_tests_every_supported_python():

@@ -1,13 +1,13 @@
-"""`make lab` opens the course: JupyterLab starts, finds the notebooks and the course-api kernel, and in
-Chromium it shows notebook 00 with its kernel running."""
+"""`python3 course.py lab` (what `make lab` runs) opens the course: JupyterLab starts, finds the notebooks and the
+course-api kernel, and in Chromium it shows notebook 00 with its kernel running."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +23,6 @@ from helpers import ROOT, save_screenshot
 TOKEN = "course-api-test"
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("make") is None, reason="needs make"),
     pytest.mark.kernel,
     pytest.mark.subprocess,
 ]
@@ -33,7 +32,7 @@ class Lab(NamedTuple):
     url: str
     token: str
     process: subprocess.Popen
-    log: Path  # everything make and JupyterLab print
+    log: Path  # everything course.py and JupyterLab print
 
     @property
     def headers(self) -> dict[str, str]:
@@ -41,13 +40,13 @@ class Lab(NamedTuple):
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """Stop make, JupyterLab and every kernel it started (kernels run in process groups of their own)."""
+    """Stop course.py, JupyterLab and every kernel it started (kernels run in process groups of their own)."""
     try:
         family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
     except psutil.NoSuchProcess:
         family = []
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)  # make and JupyterLab: JupyterLab shuts its kernels down
+        os.killpg(process.pid, signal.SIGTERM)  # course.py and JupyterLab: JupyterLab shuts its kernels down
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
@@ -61,31 +60,29 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[Lab]:
-    """`make lab` as a student runs it, with --no-browser, a free port and a token; stopped afterwards."""
+    """`python3 course.py lab` as a student runs it, with --no-browser, a free port and a token; stopped afterwards."""
     port = free_port()
     settings = tmp_path_factory.mktemp("lab-settings")
     notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
     notification.write_text('{"fetchNews": "false", "checkForUpdates": false}')  # and no "news?" question
-    args = " ".join(
-        [
-            "--no-browser",
-            f"--port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={TOKEN}",
-            # Nothing from the internet: no news feed, no update check, no extension search on PyPI.
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly",
-            # The test's settings and workspace (open tabs) live in a temporary folder, not the student's.
-            f"--LabApp.user_settings_dir={settings}",
-            f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}",
-        ]
-    )
-    log = tmp_path_factory.mktemp("lab-log") / "make-lab.log"
+    args = [
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        # Nothing from the internet: no news feed, no update check, no extension search on PyPI.
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        # The test's settings and workspace (open tabs) live in a temporary folder, not the student's.
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}",
+    ]
+    log = tmp_path_factory.mktemp("lab-log") / "lab.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            ["make", "-s", "lab", f"JUPYTER_ARGS={args}"],
+            [sys.executable, "course.py", "lab", *args],
             cwd=ROOT,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -110,7 +107,7 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
         _stop(process)
 
 
-def test_make_lab_starts_jupyterlab_with_the_course(lab):
+def test_course_py_lab_starts_jupyterlab_with_the_course(lab):
     specs = httpx2.get(f"{lab.url}/api/kernelspecs", headers=lab.headers, timeout=10).json()
     assert "course-api" in specs["kernelspecs"]
     # The file browser starts at the course folder (not inside notebooks/), so every folder is visible.

@@ -5,6 +5,7 @@ course's kernel. A command that cannot run here says why in SKIPPED; a new comma
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -46,12 +47,14 @@ SKIPPED = {
     ".venv\\Scripts\\Activate.ps1": "Windows PowerShell",
     "python -m ipykernel install --user": "registers a kernel in the user's own Jupyter folder",
     "course-api ...": "a placeholder, not a command",
+    "make X": "a placeholder, not a command",
     "course-api serve --host ... --port ... --device ... --reload": "a list of options, not a command",
 }
 SERVERS = ("make serve", "course-api serve")  # they run until stopped: started, asked GET /, stopped
 RUNNABLE = {
     "source .venv/bin/activate",
     "make setup",
+    "make setup TORCH=cpu",  # the build this machine has: nothing to change
     "make kernel",
     "make doctor",
     "course-api doctor",
@@ -70,6 +73,8 @@ def commands() -> list[str]:
 
 
 def skipped(command: str) -> str | None:
+    if command.startswith("make") and shutil.which("make") is None:
+        return "make is not on the PATH here: course.py runs the same (tests/test_course_py.py, tests/test_lab.py)"
     if command in SKIPPED:
         return SKIPPED[command]
     if command in RUNNABLE or command.startswith(SERVERS):

@@ -11,6 +11,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from course_api.commands import suggest
+
 M = TypeVar("M", bound=nn.Module)
 
 DIGITS_FILE = "digits_cnn.safetensors"
@@ -61,11 +63,12 @@ def load_weights(model: M, path: Path, device: torch.device) -> M:
     except RuntimeError as exc:
         raise WeightsError(
             f"{path} does not match {type(model).__name__} ({exc}). "
-            "Re-create it with 'make train' in the course folder."
+            f"Re-create it with '{suggest('train', 'train')}' in the course folder."
         ) from None
     return model.to(device).eval()
 
 
 def _require(path: Path) -> None:
     if not path.is_file():
-        raise WeightsError(f"No weights at {path}. Create them with 'make train' in the course folder.")
+        command = suggest("train", "train")
+        raise WeightsError(f"No weights at {path}. Create them with '{command}' in the course folder.")
