@@ -134,6 +134,11 @@ def plan_torch(
         raise CourseError(f"--torch {choice}: choose one of {', '.join(TORCH_CHOICES)} (auto picks for this machine).")
     pypi = TorchPlan("pypi", f"torch=={version}", [], "")
     if system == "Darwin":
+        if machine == "x86_64":
+            raise CourseError(
+                f"PyTorch {version} has no build for Intel Macs (only Apple silicon). Use GitHub Codespaces or "
+                "Binder (README, Quickstart), or a Linux or Windows machine."
+            )
         if choice == "cuda":
             raise CourseError("--torch cuda: macOS has no CUDA; PyPI's build uses Apple's GPU (mps). Use --torch auto.")
         pypi.why = "macOS: PyPI's build (CPU and Apple's GPU, mps)"
@@ -383,7 +388,7 @@ COMMANDS = {
     "kernel": ("re-register the Jupyter kernel 'course-api' for this .venv", None),
     "exercises": ("regenerate exercises/ from solutions/ (commit both)", None),
     "run-notebooks": ("run every walkthrough and solution, write a summary (course-api run-notebooks)", None),
-    "grade": ("grade a class's worksheets: grade SUBMISSIONS [--output grades --jobs 2]", None),
+    "grade": ("grade a class's worksheets: grade SUBMISSIONS [--output grades] [--jobs N] [--timeout 120]", None),
     "site": ("build the course website into site/ (site --solutions collapsed)", None),
     "bench": ("load-test the server with wrk on 127.0.0.1 (bench --quick, bench --device cuda)", cmd_bench),
     "screenshots": ("retake the README's screenshots of /docs and /playground (needs Chromium)", cmd_screenshots),
@@ -404,7 +409,7 @@ COURSE_API = {  # commands that are `course-api <name>` in the environment
 def usage() -> str:
     lines = [
         "usage: python3 course.py [--torch auto|cpu|cuda] [--python PYTHON] COMMAND [ARGUMENTS...]",
-        "       (Windows: py -3.12 course.py COMMAND)",
+        "       (Windows: py course.py COMMAND; py -3.12 course.py COMMAND picks Python 3.12)",
         "",
         "commands:",
     ]
@@ -413,6 +418,9 @@ def usage() -> str:
         "",
         "--torch   which PyTorch build .venv gets: auto (default; also the TORCH variable), cpu or cuda",
         "--python  the Python that creates .venv (default: the one running this file)",
+        "",
+        "Every command but help, clean and lock first sets up .venv when it is missing or out of date",
+        "(the first time that downloads several hundred MB to 3 GB, depending on the PyTorch build).",
     ]
     return "\n".join(lines)
 

@@ -216,7 +216,8 @@ def cmd_build_site(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     print(f"Website: {len(pages)} pages in {args.output}/ in {seconds:.1f} s (solutions: {args.solutions}).")
     print(f"Open {args.output / 'index.html'}, or serve it (search then shows excerpts too):")
-    print(f"  python -m http.server -d {args.output}   (then open http://127.0.0.1:8000/)")
+    print(f"  {Path(sys.executable).name} -m http.server 8080 --bind 127.0.0.1 -d {args.output}", end="")
+    print("   (then open http://127.0.0.1:8080/)")
     return 0
 
 

@@ -78,9 +78,12 @@ def test_an_unknown_torch_choice_says_the_choices(choice):
         course.plan_torch(choice, VERSION, "Linux", False)
 
 
-def test_macos_has_no_cuda():
+def test_macos_has_no_cuda_and_intel_macs_no_torch():
     with pytest.raises(course.CourseError, match="macOS has no CUDA"):
         course.plan_torch("cuda", VERSION, "Darwin", False)
+    with pytest.raises(course.CourseError, match="no build for Intel Macs"):
+        course.plan_torch("auto", VERSION, "Darwin", False, "cp311", "x86_64")
+    assert course.plan_torch("auto", VERSION, "Darwin", False, "cp311", "arm64").build == "pypi"
 
 
 @pytest.mark.parametrize(

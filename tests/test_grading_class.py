@@ -88,14 +88,15 @@ def notes_of(output: Path, student: str) -> str:
     [
         ("broken_json", "is not valid JSON"),
         ("loops", "time limit (20 s) ran out"),
-        ("kills", "The kernel stopped while it ran cell"),
+        ("kills", "The kernel stopped while it ran the 4th code cell"),
+        ("loops", "The 6th code cell was still running"),
         ("cheat", "changed the course's checks"),
         ("other", "not a worksheet of this course"),
         ("other", "does not look like worksheet 03_fastapi"),
         ("moved", "were missing and were put back"),
         ("hog", "MemoryError"),
         ("network", "blocks network access beyond this machine"),
-        ("blank", "Not done: the notebook never defines `hello`"),
+        ("blank", "Not done: `hello` did not exist when the check ran"),
     ],
 )
 def test_the_feedback_gives_the_reason(graded, student, reason):

@@ -311,7 +311,7 @@ def test_build_site_command_passes_its_options_and_says_where_the_site_is(tmp_pa
     assert calls == [(tmp_path, Path("site"), "omit"), (tmp_path, Path("public"), "collapsed")]
     out = capsys.readouterr().out
     assert "site/index.html" in out
-    assert "python -m http.server -d site" in out
+    assert "-m http.server 8080 --bind 127.0.0.1 -d site" in out
 
 
 @pytest.mark.subprocess

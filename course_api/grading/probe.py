@@ -119,8 +119,12 @@ def _make_report(namespace: dict[str, Any]) -> Callable[[list[str]], str]:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 return _result("done", run_check(spec, namespace))
         except ExerciseNotDone:
-            missing = ", ".join(f"`{name}`" for name in spec.needs if name not in namespace)
-            return _result("not done", f"Not done: the notebook never defines {missing or 'what the exercise asks'}.")
+            missing = ", ".join(f"`{name}`" for name in spec.needs if name not in namespace) or "what it needs"
+            return _result(
+                "not done",
+                f"Not done: {missing} did not exist when the check ran: never defined, or the cell that defines it "
+                "raised an error (see the notes above).",
+            )
         except CheckFailed as exc:
             return _result("failing", str(exc))
         except BaseException as exc:  # an error the course's checks do not explain (or a KeyboardInterrupt)

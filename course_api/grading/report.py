@@ -134,7 +134,8 @@ def feedback_page(grades: StudentGrades) -> str:
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{STYLE}</style></head><body><h1>{title}</h1>"
         f"<p><strong>{grades.total} of {most} points.</strong> Each exercise shows what the course's check said "
-        f"about your answer: fix what it names, run the check in your notebook, and hand it in again.</p>"
+        f"about your answer: fix what it names, then run the check in your notebook to see it pass. A cell is named "
+        f"by its place among the notebook's code cells, counting from the top.</p>"
         f"{notes}{body}</body></html>\n"
     )
 

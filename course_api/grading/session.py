@@ -254,12 +254,23 @@ async def check(run: KernelRun, result: SheetResult, exercise_ids: list[str], ti
         result.record(exercise_id, outcome)
 
 
+def ordinal(number: int) -> str:
+    """1 -> "1st", 2 -> "2nd", 11 -> "11th", 23 -> "23rd": how a student counts cells from the top."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def where_is(cell: Cell) -> str:
+    """The cell, as a student finds it: its place among the notebook's code cells."""
+    return f"the {ordinal(cell.number)} code cell" if cell.origin == "student" else "a restored setup cell"
+
+
 def describe_error(cell: Cell, content: dict[str, Any], limits: Limits) -> str | None:
     """A note for a cell that raised, unless it is an answer stub nobody filled in."""
     ename, evalue = content.get("ename", "Error"), str(content.get("evalue", ""))
     if ename == "NotImplementedError" and "raise NotImplementedError" in cell.source:
         return None
-    where = f"Cell {cell.number}" if cell.origin == "student" else f"The restored setup cell after cell {cell.number}"
+    where = where_is(cell).capitalize()
     note = f"{where} raised {ename}" + (f": {evalue[:300]}" if evalue else "")
     if ename == "MemoryError":
         note += f" (a graded worksheet may use {limits.memory_mb} MiB)"
@@ -274,14 +285,13 @@ async def run_cells(run: KernelRun, sheet: Worksheet, result: SheetResult, deadl
         try:
             content = await run.execute(cell.source, deadline - loop.time())
         except KernelGone as exc:
-            where = f"cell {cell.number}" if cell.origin == "student" else "a restored setup cell"
-            raise KernelGone(
-                f"The kernel stopped while it ran {where}: {exc}. The cells after it were not run"
-            ) from None
+            stopped = f"The kernel stopped while it ran {where_is(cell)}: {exc}. The cells after it were not run"
+            raise KernelGone(stopped) from None
         except TimeLimit:
             await run.interrupt()
             result.notes.append(
-                f"Cell {cell.number} was still running when the worksheet's time limit ({run.limits.timeout:g} s) "
+                f"{where_is(cell).capitalize()} was still running when the worksheet's time limit "
+                f"({run.limits.timeout:g} s) "
                 "ran out: it was stopped, and the cells after it were not run. Does it loop without end?"
             )
             return False
@@ -290,7 +300,7 @@ async def run_cells(run: KernelRun, sheet: Worksheet, result: SheetResult, deadl
             if note and len(result.notes) < 12:
                 result.notes.append(note)
         elif content.get("status") != "ok":  # "aborted": never expected with stop_on_error=False, but say so
-            result.notes.append(f"The kernel did not run cell {cell.number} ({content.get('status')}).")
+            result.notes.append(f"The kernel did not run {where_is(cell)} ({content.get('status')}).")
         touched = [e for e, names in needs.items() if mentions(cell.source, names) and not passed(result, e)]
         await check(run, result, touched, deadline - loop.time())
     return True
