@@ -20,6 +20,7 @@ from fastapi_offline import FastAPIOffline
 
 from course_api import __version__, problems
 from course_api.batching import BatcherClosed, QueueFull
+from course_api.image_fast_path import ImageUploadFastPath
 from course_api.inference import ModelService, Predictor
 from course_api.middleware import BodyLimit, PathPrefix, SameOriginPages
 from course_api.openapi import document_settings
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     document_settings(app, settings)
     json_limits = dict.fromkeys(JSON_ROUTES, settings.json_body_limit)
+    # Inside BodyLimit: the usual image upload without FastAPI's form machinery; anything else goes to the route.
+    app.add_middleware(ImageUploadFastPath)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, limits=json_limits)
     app.include_router(basics.router)
     app.include_router(predictions.router)
