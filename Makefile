@@ -35,8 +35,8 @@ test-fast: ## the quick loop (under a minute): every test but browser, kernel, d
 lint: ## ruff check, ruff format --check and mypy (all configured in pyproject.toml)
 	$(COURSE) lint
 
-serve: ## run the course server on http://127.0.0.1:8000 (PORT=8001, DEVICE=cuda)
-	$(COURSE) serve $(if $(PORT),--port $(PORT)) $(if $(DEVICE),--device $(DEVICE))
+serve: ## run the course server on http://127.0.0.1:8000 (PORT=8001, DEVICE=cuda, WORKERS=2)
+	$(COURSE) serve $(if $(PORT),--port $(PORT)) $(if $(DEVICE),--device $(DEVICE)) $(if $(WORKERS),--workers $(WORKERS))
 
 train: ## retrain both models and rewrite the shipped weights and model card (DEVICE=cuda)
 	$(COURSE) train $(if $(DEVICE),--device $(DEVICE))

@@ -382,7 +382,7 @@ COMMANDS = {
     "test": ("set up if needed, run every test, notebooks included (arguments go to pytest)", _module("pytest")),
     "test-fast": ("the quick loop: every test but browser, kernel, docker, load, wrk, subprocess, slow", None),
     "lint": ("ruff check, ruff format --check and mypy, as CI runs them", cmd_lint),
-    "serve": ("run the course server on http://127.0.0.1:8000 (e.g. serve --port 8001 --device cuda)", None),
+    "serve": ("run the course server on http://127.0.0.1:8000 (serve --port 8001 --device cuda --workers 2)", None),
     "doctor": ("check versions, device, PyTorch build, weights and the Jupyter kernel", None),
     "train": ("retrain both models, rewrite the shipped weights and model card (e.g. train --device cuda)", None),
     "kernel": ("re-register the Jupyter kernel 'course-api' for this .venv", None),

@@ -34,6 +34,7 @@ class Options:
     wrk_threads: int
     timeout: int
     pin: bool
+    workers: list[int] = field(default_factory=lambda: [1])  # course server processes; rows for each count > 1
 
 
 @dataclass
@@ -82,16 +83,23 @@ def measure_server(
     env: dict[str, str],
     scenarios: list[Scenario],
     batching: bool | None,
+    *,
+    workers: int | None = None,
+    concurrency: list[int] | None = None,
 ) -> None:
-    """Start one server, check each scenario's answer, then a wrk row per concurrency into ``bench.results``."""
+    """Start one server, check each scenario's answer, then a wrk row per concurrency into ``bench.results``.
+
+    ``workers``: the server's processes (the course server's ``--workers``; None for the baselines);
+    ``concurrency``: the levels to measure (default: all of ``--concurrency``)."""
     server_cpus, wrk_cpus = cpu_split(bench.opts.pin)
     port = free_port()
     tag = name if batching is None else f"{name}, batching {'on' if batching else 'off'}"
-    log_path = bench.workdir / f"{name}-{port}.log"
+    tag += f", {workers} workers" if workers and workers > 1 else ""
+    log_path = bench.workdir / f"{name}-{workers or 1}-{port}.log"
     with ServerProcess(tag, argv_for(port), port, env=env, log_path=log_path, cpus=server_cpus) as server:
         inputs = bench.pending_inputs.result()  # written while the server starts
         wrk_env = dict(os.environ, BENCH_DATA_DIR=str(inputs.folder))
-        ready = server.wait_ready()
+        ready = server.wait_ready(workers=workers or 1)
         health = json.loads(request(port, "GET", "/")[1])
         device = (health.get("data") or {}).get("device") or health.get("device")
         bench.server_info.setdefault("devices", {})[tag] = device
@@ -100,9 +108,10 @@ def measure_server(
         log(f"[{tag}] answering on {LOOPBACK}:{port} after {ready:.1f} s (device {device})")
         for scenario in scenarios:
             got = check_answer(server, tag, scenario, inputs)
-            for conc in bench.opts.concurrency:
+            for conc in concurrency or bench.opts.concurrency:
                 run, server_cpu = measure_row(bench, server, scenario, conc, wrk_env, wrk_cpus)
                 row = result_row(run, server_cpu, scenario, name, batching, conc, got)
+                row["workers"] = workers
                 bench.results.append(row)
                 log(
                     f"[{tag}] {scenario.name:<7} c={conc:<3} {run.result.requests_per_s:9.1f} req/s  "

@@ -21,7 +21,8 @@ MODEL_SCENARIOS = ("image", "text", "pixels")
 
 
 def label(row: dict[str, Any]) -> str:
-    return row["scenario"]
+    workers = row.get("workers") or 1
+    return row["scenario"] if workers == 1 else f"{row['scenario']}, {workers} workers"
 
 
 def batching_label(row: dict[str, Any]) -> str:
@@ -30,11 +31,17 @@ def batching_label(row: dict[str, Any]) -> str:
     return "on" if row["batching"] else "off"
 
 
-def find(rows: Iterable[dict[str, Any]], scenario: str, concurrency: int, batching: bool | None = True) -> dict | None:
+def find(
+    rows: Iterable[dict[str, Any]], scenario: str, concurrency: int, batching: bool | None = True, workers: int = 1
+) -> dict | None:
+    """The row of ``scenario`` at ``concurrency``: with ``batching`` on or off for the model scenarios, and from
+    the server with ``workers`` processes (rows without the key, from older runs, are one process's)."""
     for row in rows:
         if row["scenario"] != scenario or row["concurrency"] != concurrency:
             continue
-        if scenario in ("naive", "health") or row.get("batching") == batching:
+        if (row.get("workers") or 1) != workers:
+            continue
+        if scenario not in MODEL_SCENARIOS or row.get("batching") == batching:
             return row
     return None
 
@@ -110,6 +117,37 @@ def _batching_checks(rows: list[dict[str, Any]], low: int, high: int, applies: b
     return out
 
 
+# Comparisons without a target: (name, scenario, scenario it is divided by).
+PEER_RATIOS = (
+    ("/predict/image ÷ the plain peer's POST /predict", "image", "plain"),
+    ("/predict/image ÷ health (the course server's floor)", "image", "health"),
+    ("plain POST /predict ÷ plain health (the plain peer's floor)", "plain", "plain-health"),
+    ("plain health ÷ health (floor ÷ floor)", "plain-health", "health"),
+)
+
+
+def ratios(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Requests/s compared without a target: the course server against the plain peer and each against its own
+    health route, at the ratio concurrency; then every row of a server with several workers against the same
+    row of one process."""
+    rows = data.get("results", [])
+    conc = data["config"].get("ratio_concurrency", 16)
+    out = []
+    for name, scenario, base in PEER_RATIOS:
+        value = _ratio(find(rows, scenario, conc), find(rows, base, conc))
+        if value is not None:
+            out.append({"name": f"{name}, req/s @{conc}", "value": value})
+    for row in rows:
+        workers = row.get("workers") or 1
+        if workers > 1:
+            one = find(rows, row["scenario"], row["concurrency"], row.get("batching"), workers=1)
+            value = _ratio(row, one)
+            if value is not None:
+                name = f"{row['scenario']}: {workers} workers ÷ 1, req/s @{row['concurrency']}"
+                out.append({"name": name, "value": value})
+    return out
+
+
 def verdict(check: dict[str, Any]) -> str:
     if check["pass"] is None:
         return "n/a"
@@ -151,6 +189,7 @@ def _rows_table(rows: list[dict[str, Any]]) -> list[list[str]]:
 
 ROW_HEADER = ["scenario", "batching", "conc", "req/s", "p50 ms", "p99 ms", "errors", "server CPU", "wrk CPU"]
 CHECK_HEADER = ["check", "value", "target", "result"]
+RATIO_HEADER = ["comparison", "value"]
 
 
 def console(data: dict[str, Any]) -> str:
@@ -159,6 +198,9 @@ def console(data: dict[str, Any]) -> str:
     found = checks(data)
     if found:
         lines.append(_plain(CHECK_HEADER, [[c["name"], _fmt(c["value"]), _target(c), verdict(c)] for c in found]))
+    compared = ratios(data)
+    if compared:
+        lines += ["", _plain(RATIO_HEADER, [[r["name"], _fmt(r["value"])] for r in compared])]
     cold = data.get("cold_start") or {}
     if cold.get("runs_s"):
         lines.append("")
@@ -221,6 +263,9 @@ def markdown(data: dict[str, Any]) -> str:
     found = checks(data)
     if found:
         lines += [_md(CHECK_HEADER, [[c["name"], _fmt(c["value"]), _target(c), verdict(c)] for c in found]), ""]
+    compared = ratios(data)
+    if compared:
+        lines += [_md(RATIO_HEADER, [[r["name"], _fmt(r["value"])] for r in compared]), ""]
     cold = data.get("cold_start") or {}
     if cold.get("runs_s"):
         lines += [_cold_line(cold), ""]

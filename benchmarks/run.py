@@ -11,7 +11,11 @@ What one run does, in this order (one server at a time, never two at once):
    each concurrency;
 2. the same with micro-batching off (COURSE_API_BATCHING=0): image, text and pixels;
 3. the naive baseline (``benchmarks/naive_app.py`` under uvicorn): a common first attempt;
-4. cold start: a fresh ``course-api serve`` until its first 200 from POST /predict/image, ``--cold-runs`` times.
+4. the plain peer (``benchmarks/plain_app.py`` under uvicorn): its health route (plain-health) and the same PNG
+   upload as image (plain), twenty lines without micro-batching;
+5. ``course-api serve --workers N`` for each ``--workers`` count above 1 (default 2), batching on: health,
+   image and text at each concurrency above 1;
+6. cold start: a fresh ``course-api serve`` until its first 200 from POST /predict/image, ``--cold-runs`` times.
 
 Before each scenario one request checks that the server answers 200 with the right answer; each row is
 ``--warmup`` seconds of load that are thrown away, then ``--duration`` seconds that are measured. The
@@ -45,10 +49,11 @@ from benchmarks import report
 from benchmarks.machine import machine_info
 from benchmarks.measure import ALLOWED_STATUSES, Bench, Options, cold_start, log, measure_server, server_env
 from benchmarks.scenarios import SCENARIOS, TEXT, Inputs, write_inputs
-from benchmarks.servers import ServerError, course_server_command, naive_server_command
+from benchmarks.servers import ServerError, course_server_command, naive_server_command, plain_server_command
 from benchmarks.wrk import WrkError, find_wrk
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+WORKER_SCENARIOS = ("health", "image", "text")  # measured again with several worker processes
 
 
 # ------------------------------------------------------------------------------------------ one run
@@ -74,22 +79,46 @@ def measure_all(bench: Bench, naive_side: int) -> dict[str, Any]:
         "server": bench.server_info,
         "results": bench.results,
     }
-    course = [SCENARIOS[s] for s in opts.scenarios if SCENARIOS[s].server == "course-api"]
-    argv_for = functools.partial(course_server_command, device=opts.device)
-    for batching in opts.batching:
-        chosen = [s for s in course if s.model or batching == opts.batching[0]]  # health once, with the first
+    measure_course(bench)
+    baselines = (("naive", naive_server_command), ("plain", plain_server_command))
+    for server, argv_for in baselines:
+        chosen = [SCENARIOS[s] for s in opts.scenarios if SCENARIOS[s].server == server]
         if chosen:
-            measure_server(bench, "course-api", argv_for, server_env(opts.device, batching), chosen, batching)
-    if "naive" in opts.scenarios:
-        env = server_env(opts.device, None)
-        measure_server(bench, "naive", naive_server_command, env, [SCENARIOS["naive"]], None)
+            measure_server(bench, server, argv_for, server_env(opts.device, None), chosen, None)
+    measure_workers(bench)
     if opts.cold_runs > 0:
         data["cold_start"] = cold_start(opts, bench.pending_inputs.result(), bench.workdir)
     data["loadavg_after"] = list(os.getloadavg())
     data["errors"] = sum(row["error_count"] for row in bench.results)
     data["ok"] = data["errors"] == 0
     data["checks"] = report.checks(data)
+    data["ratios"] = report.ratios(data)
     return data
+
+
+def measure_course(bench: Bench) -> None:
+    """The course server (one process) with each batching setting: health once, with the first."""
+    opts = bench.opts
+    course = [SCENARIOS[s] for s in opts.scenarios if SCENARIOS[s].server == "course-api"]
+    argv_for = functools.partial(course_server_command, device=opts.device)
+    for batching in opts.batching:
+        chosen = [s for s in course if s.model or batching == opts.batching[0]]
+        if chosen:
+            env = server_env(opts.device, batching)
+            measure_server(bench, "course-api", argv_for, env, chosen, batching, workers=1)
+
+
+def measure_workers(bench: Bench) -> None:
+    """The course server with several worker processes, batching on: health, image and text, at each
+    concurrency above 1 (one connection keeps one worker busy at a time)."""
+    opts = bench.opts
+    chosen = [SCENARIOS[s] for s in opts.scenarios if s in WORKER_SCENARIOS]
+    levels = [c for c in opts.concurrency if c > 1] or opts.concurrency
+    for workers in (w for w in opts.workers if w > 1):
+        if chosen:
+            argv_for = functools.partial(course_server_command, device=opts.device, workers=workers)
+            env = server_env(opts.device, True)
+            measure_server(bench, "course-api", argv_for, env, chosen, True, workers=workers, concurrency=levels)
 
 
 def run_config(opts: Options, naive_side: int) -> dict[str, Any]:
@@ -100,6 +129,7 @@ def run_config(opts: Options, naive_side: int) -> dict[str, Any]:
         "ratio_concurrency": 16 if 16 in opts.concurrency else max(opts.concurrency),
         "scenarios": opts.scenarios,
         "batching": opts.batching,
+        "workers": opts.workers,
         "device": opts.device or os.environ.get("COURSE_API_DEVICE") or "auto",
         "wrk_threads": opts.wrk_threads,
         "wrk_timeout_s": opts.timeout,
@@ -143,6 +173,16 @@ def _scenario_list(text: str) -> list[str]:
             f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
         )
     return [n for n in SCENARIOS if n in names]  # fixed order
+
+
+def _workers_list(text: str) -> list[int]:
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        values = []
+    if not values or values[0] < 1 or values[-1] > 64:
+        raise argparse.ArgumentTypeError(f"--workers takes counts from 1 to 64, e.g. 1,2 (not {text!r})")
+    return values
 
 
 def _batching_list(text: str) -> list[bool]:
@@ -207,6 +247,13 @@ def _add_load_arguments(p: argparse.ArgumentParser) -> None:
         type=_batching_list,
         default=[True, False],
         help="micro-batching settings to measure the model endpoints with: on, off or on,off (default)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_workers_list,
+        default=[1, 2],
+        help="course server processes (course-api serve --workers N), e.g. 1,2 (default); for each count above 1 "
+        "the server is measured again, batching on: health, image and text at each concurrency above 1",
     )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps (sets COURSE_API_DEVICE for every server)")
     p.add_argument(
@@ -295,6 +342,7 @@ def options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Option
         wrk_threads=args.wrk_threads,
         timeout=args.timeout,
         pin=args.pin,
+        workers=args.workers,
     )
 
 

@@ -16,7 +16,7 @@ class Scenario:
     name: str
     endpoint: str  # for the report
     script: str  # in benchmarks/lua/
-    server: str  # "course-api" or "naive"
+    server: str  # "course-api", "naive" or "plain"
     model: bool  # runs a model: measured with batching on and off
 
     @property
@@ -36,10 +36,22 @@ SCENARIOS = {
         Scenario("text", "POST /predict/text", "text.lua", "course-api", model=True),
         Scenario("pixels", "POST /predict/pixels", "pixels.lua", "course-api", model=True),
         Scenario("naive", "POST /predict", "naive.lua", "naive", model=False),
+        Scenario("plain-health", "GET /", "health.lua", "plain", model=False),
+        Scenario("plain", "POST /predict", "plain.lua", "plain", model=False),
     )
 }
 
-EXPECTED = {"health": "OK", "image": str(DIGIT), "pixels": str(DIGIT), "naive": str(DIGIT), "text": "positive"}
+EXPECTED = {
+    "health": "OK",
+    "image": str(DIGIT),
+    "pixels": str(DIGIT),
+    "naive": str(DIGIT),
+    "text": "positive",
+    "plain-health": "OK",
+    "plain": str(DIGIT),
+}
+HEALTH_SCENARIOS = ("health", "plain-health")  # GET /: each server's floor
+UPLOAD_SCENARIOS = ("image", "plain")  # the PNG as multipart/form-data, field "file"
 
 
 @dataclass
@@ -48,9 +60,9 @@ class Inputs:
 
     def body(self, scenario: str) -> tuple[bytes | None, dict[str, str]]:
         """The exact bytes (and headers) the Lua script of ``scenario`` sends, for the check request."""
-        if scenario == "health":
+        if scenario in HEALTH_SCENARIOS:
             return None, {}
-        if scenario == "image":
+        if scenario in UPLOAD_SCENARIOS:
             png = (self.folder / "digit.png").read_bytes()
             body = b"\r\n".join(
                 [
@@ -88,9 +100,9 @@ def write_inputs(folder: Path, naive_side: int) -> Inputs:
 def answer(scenario: str, body: bytes) -> str:
     """The part of a JSON answer that :data:`EXPECTED` holds for ``scenario``."""
     data = json.loads(body)
-    if scenario == "health":
+    if scenario in HEALTH_SCENARIOS:
         return str(data.get("message"))
-    if scenario in ("image", "naive"):
+    if scenario in ("image", "naive", "plain"):
         return str(data["digit"])
     if scenario == "pixels":
         return str(data["predictions"][0]["digit"])

@@ -40,23 +40,30 @@ def request(
         conn.close()
 
 
-def course_server_command(port: int, device: str | None = None) -> list[str]:
-    """``course-api serve`` on 127.0.0.1:port, as a student starts it, without per-request access logs."""
+STARTED = "Application startup complete."  # uvicorn's log line (level info) when a worker's lifespan has started
+
+
+def course_server_command(port: int, device: str | None = None, workers: int = 1) -> list[str]:
+    """``course-api serve`` on 127.0.0.1:port, as a student starts it, without per-request access logs. With
+    several workers the log level is info (still no access log), so that each worker's :data:`STARTED` line
+    shows when it is ready."""
     script = Path(sys.executable).with_name("course-api")
     argv = [str(script)] if script.exists() else [sys.executable, "-m", "course_api"]
-    argv += ["serve", "--host", LOOPBACK, "--port", str(port), "--log-level", "warning"]
+    argv += ["serve", "--host", LOOPBACK, "--port", str(port)]
+    argv += ["--log-level", "warning"] if workers == 1 else ["--workers", str(workers), "--log-level", "info"]
+    argv += ["--no-access-log"]
     if device:
         argv += ["--device", device]
     return argv
 
 
-def naive_server_command(port: int) -> list[str]:
-    """The naive baseline (``benchmarks/naive_app.py``) under plain uvicorn, with the same logging."""
+def app_server_command(app: str, port: int) -> list[str]:
+    """A baseline app (``benchmarks/naive_app.py``, ``benchmarks/plain_app.py``) under plain uvicorn."""
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "benchmarks.naive_app:app",
+        app,
         "--host",
         LOOPBACK,
         "--port",
@@ -65,6 +72,16 @@ def naive_server_command(port: int) -> list[str]:
         "warning",
         "--no-access-log",
     ]
+
+
+def naive_server_command(port: int) -> list[str]:
+    """The naive baseline (``benchmarks/naive_app.py``) under plain uvicorn, with the same logging."""
+    return app_server_command("benchmarks.naive_app:app", port)
+
+
+def plain_server_command(port: int) -> list[str]:
+    """The plain peer (``benchmarks/plain_app.py``) under plain uvicorn, with the same logging."""
+    return app_server_command("benchmarks.plain_app:app", port)
 
 
 class ServerProcess:
@@ -108,17 +125,26 @@ class ServerProcess:
             )
         return self
 
-    def wait_ready(self, timeout: float = 120) -> float:
-        """Wait until GET / answers 200; returns the seconds since start. Raises ServerError."""
+    def wait_ready(self, timeout: float = 120, workers: int = 1) -> float:
+        """Wait until GET / answers 200 and, with several workers, every one of them has logged :data:`STARTED`
+        (the first to start answers GET / while the others still load); returns the seconds since start.
+        Raises ServerError."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             self.check_alive()
             with contextlib.suppress(OSError):
                 status, _ = request(self.port, "GET", "/", timeout=5)
-                if status == 200:
+                if status == 200 and (workers == 1 or self.log_count(STARTED) >= workers):
                     return time.perf_counter() - self.started_at
             time.sleep(0.02)
         raise ServerError(f"{self.name} did not answer GET / within {timeout:.0f} s.\n{self.log_tail()}")
+
+    def log_count(self, line: str) -> int:
+        """How many times ``line`` appears in the server's log so far."""
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace").count(line)
+        except OSError:
+            return 0
 
     def check_alive(self) -> None:
         if self.proc is None:
@@ -143,7 +169,7 @@ class ServerProcess:
                 proc.wait(wait)
             except subprocess.TimeoutExpired:
                 continue
-        # Whatever else is left in the group (none expected: the servers run no worker processes).
+        # Whatever else is left in the group (none expected: a supervisor stops its workers before it exits).
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
 
@@ -155,14 +181,14 @@ class ServerProcess:
 
     # -- measuring
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far (all its threads), from /proc."""
+        """User + system CPU time so far of the server's process group, from /proc: the server process (all its
+        threads) and, under ``--workers``, its worker processes."""
         if self.proc is None:
             return 0.0
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+        ticks = [group_ticks(path, self.proc.pid) for path in Path("/proc").glob("[0-9]*/stat")]
+        if not any(t is not None for t in ticks):
             return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        return sum(t for t in ticks if t is not None) / os.sysconf("SC_CLK_TCK")
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -170,6 +196,18 @@ class ServerProcess:
         except OSError:
             return "(no log)"
         return f"Last lines of {self.log_path}:\n" + "\n".join(text.strip().splitlines()[-lines:])
+
+
+def group_ticks(stat: Path, group: int) -> int | None:
+    """utime + stime (clock ticks) of the process whose ``/proc/PID/stat`` is ``stat``, if it is in the process
+    group ``group``; None otherwise (or when it has gone)."""
+    try:
+        fields = stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if int(fields[2]) != group:  # fields[2] is the process group, [11] and [12] utime and stime
+        return None
+    return int(fields[11]) + int(fields[12])
 
 
 def memory_mib(pid: int) -> dict[str, float]:

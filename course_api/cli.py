@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: COURSE_API_DEVICE or auto)"
     )
     serve.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
+    workers = "server processes on one port, each with its own models (default: COURSE_API_WORKERS or 1)"
+    serve.add_argument("--workers", type=int, default=None, help=workers + "; not with --reload")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--no-access-log", action="store_true", help="no line per request (faster under load)")
     serve.add_argument(
@@ -120,10 +122,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.batching:
         os.environ["COURSE_API_BATCHING"] = "1" if args.batching == "on" else "0"
     try:
-        settings = Settings.from_env(host=args.host, port=args.port)
+        settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers)
         choice = resolve_device(settings.device)
     except (SettingsError, DeviceUnavailableError) as exc:
         print(f"course-api serve: {exc}", file=sys.stderr)
+        return 2
+    if args.reload and settings.workers > 1:
+        print(f"course-api serve: {_reload_with_workers(args, settings.workers)}", file=sys.stderr)
         return 2
     try:
         bind_socket(settings.host, settings.port).close()
@@ -135,12 +140,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         where = f"{settings.host}:{settings.port}"
         print(f"course-api serve: cannot listen on {where}: {exc.strerror or exc}. Check --host.", file=sys.stderr)
         return 1
-    print(f"Course server on http://{settings.host}:{settings.port}  (device {choice}; docs at /docs; Ctrl+C stops)")
+    workers = f"; {settings.workers} worker processes" if settings.workers > 1 else ""
+    where = f"http://{settings.host}:{settings.port}"
+    print(f"Course server on {where}  (device {choice}{workers}; docs at /docs; Ctrl+C stops)")
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Listening on {settings.host}: other machines on the network can reach this server.", file=sys.stderr)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: exit 0 then, as after Ctrl+C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
+        if settings.workers > 1:
+            return _serve_workers(settings, args)
         uvicorn.run(
             "course_api.server:app",
             host=settings.host,
@@ -152,6 +161,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     except OSError as exc:
         print(f"course-api serve: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _reload_with_workers(args: argparse.Namespace, workers: int) -> str:
+    given = f"--workers {workers}" if args.workers is not None else f"COURSE_API_WORKERS={workers}"
+    return (
+        f"--reload and {given} do not go together: the reloader restarts one server process. Use --reload "
+        "while you change the code, and several workers to serve on several cores."
+    )
+
+
+def _serve_workers(settings: Any, args: argparse.Namespace) -> int:
+    """``settings.workers`` uvicorn processes answering on one socket, each with its own models and micro-batcher.
+
+    The socket is ``ports.bind_socket``'s, not uvicorn's own: only on it does asyncio's loop (Windows: no
+    uvloop) set TCP_NODELAY on each connection (docs/ARCHITECTURE.md, "Sockets"). Each worker keeps torch's
+    threads to its share of the usable cores (``OMP_NUM_THREADS``, unless it is set already). uvicorn's
+    supervisor stops the workers on SIGINT or SIGTERM and starts a new one when one dies."""
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    from course_api.cpu import worker_thread_variables
+    from course_api.ports import bind_socket
+
+    os.environ.update(worker_thread_variables(settings.workers))  # the workers start with this environment
+    config = uvicorn.Config(
+        "course_api.server:app",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=args.log_level,
+        access_log=not args.no_access_log,
+        timeout_graceful_shutdown=5,
+    )
+    sock = bind_socket(settings.host, settings.port)
+    try:
+        supervisor = Multiprocess(config, sockets=[sock])
+        supervisor.run()
+    finally:
+        sock.close()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        print("course-api serve: a worker process could not start; its error is above.", file=sys.stderr)
         return 1
     return 0
 

@@ -17,6 +17,8 @@ smallest of these, each one only where it is set:
 :func:`limit_torch_threads` applies it once per process, when the models load (``ModelService.load``): it lowers
 torch's threads to the usable count and never raises them, and it changes nothing when ``OMP_NUM_THREADS`` or
 ``MKL_NUM_THREADS`` is set, since that is someone's explicit choice (torch reads both itself). It prints nothing.
+``course-api serve --workers N`` shares the cores out: :func:`worker_thread_variables` gives each worker
+``OMP_NUM_THREADS`` = usable cores // N (at least 1), unless one of those variables is set already.
 
 Nothing here imports the rest of the package; :func:`usable_cpus` reads only what it is given, so it is tested
 with fake cgroup trees.
@@ -45,6 +47,7 @@ __all__ = [
     "plan_threads",
     "preview_thread_limit",
     "usable_cpus",
+    "worker_thread_variables",
 ]
 
 DEFAULT_CGROUP_ROOT = "/sys/fs/cgroup"
@@ -250,6 +253,16 @@ def apply_thread_limit(
         with contextlib.suppress(RuntimeError):
             backend.set_num_interop_threads(usable.cores)
     return ThreadLimit(usable, threads, note)
+
+
+def worker_thread_variables(workers: int, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """For ``workers`` server processes on this machine: ``{"OMP_NUM_THREADS": "N"}``, each worker's share of the
+    usable cores (at least 1), to put in the environment the workers start with; ``{}`` for one worker (it keeps
+    to the usable cores by itself) and when ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set (someone's choice)."""
+    env = os.environ if environ is None else environ
+    if workers <= 1 or _explicit(env) is not None:
+        return {}
+    return {"OMP_NUM_THREADS": str(max(1, detect_usable_cpus(env).cores // workers))}
 
 
 _APPLIED: dict[str, ThreadLimit] = {}

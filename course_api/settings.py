@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         2.0, ge=0, le=1000, description="Longest a request waits for others to join its micro-batch (only under load)."
     )
     queue_limit: int = Field(512, ge=1, description="Most requests waiting per model; one more gets 503.")
+    # Server processes (course-api serve): each loads its own models and runs its own micro-batcher.
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes on one port (course-api serve), each with its own models and micro-batcher.",
+    )
     # Where a person's browser reaches the server when that is not its own address (course_api.public_url).
     public_url: Annotated[str | None, AfterValidator(_browser_address)] = Field(
         None,

@@ -20,7 +20,7 @@ import pytest
 
 from benchmarks import report
 from benchmarks.run import _shown_args, build_parser
-from benchmarks.scenarios import SCENARIOS
+from benchmarks.scenarios import SCENARIOS, Inputs, answer
 from benchmarks.wrk import LUA_DIR, WrkError, parse_wrk_output, time_to_ms, wrk_command
 from helpers import ROOT, missing_system_tool
 
@@ -114,7 +114,8 @@ def test_wrk_command():
 
 
 def test_every_scenario_has_its_lua_script():
-    assert {s.name for s in SCENARIOS.values()} == {"health", "image", "text", "pixels", "naive"}
+    names = {"health", "image", "text", "pixels", "naive", "plain-health", "plain"}
+    assert {s.name for s in SCENARIOS.values()} == names
     for scenario in SCENARIOS.values():
         script = (LUA_DIR / scenario.script).read_text()
         assert "common.lua" in script
@@ -125,11 +126,48 @@ def test_every_scenario_has_its_lua_script():
     assert "BENCH_RESULT " in common
 
 
+def test_the_plain_peer_gets_the_same_upload_as_the_course_server(tmp_path):
+    (tmp_path / "digit.png").write_bytes(b"\x89PNG fake")
+    inputs = Inputs(tmp_path)
+    body, headers = inputs.body("plain")
+    assert (body, headers) == inputs.body("image")
+    assert body is not None
+    assert b'name="file"; filename="digit.png"' in body
+    assert headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert inputs.body("plain-health") == (None, {})
+    for script in ("image.lua", "plain.lua"):
+        assert "bench.post_png(" in (LUA_DIR / script).read_text()
+    assert SCENARIOS["plain"].server == SCENARIOS["plain-health"].server == "plain"
+    assert answer("plain", b'{"digit": 7, "score": 0.9}') == "7"
+    assert answer("plain-health", b'{"message": "OK", "device": "cpu"}') == "OK"
+
+
+def test_the_plain_peer_classifies_the_benchmark_png():
+    """The twenty-line route (Pillow's 8x8 resize, ink = 255 - grey) gets the benchmark's 7 right."""
+    from fastapi.testclient import TestClient
+
+    from benchmarks.plain_app import app
+    from benchmarks.scenarios import DIGIT
+    from course_api.samples import digit_png
+
+    with TestClient(app) as client:
+        assert client.get("/").json()["message"] == "OK"
+        got = client.post("/predict", files={"file": ("digit.png", digit_png(DIGIT), "image/png")}).json()
+    assert got["digit"] == DIGIT
+    assert set(got) == {"digit", "score"}
+    assert 0.5 < got["score"] <= 1
+
+
 def test_cli_defaults():
     args = build_parser().parse_args([])
     assert args.concurrency == [1, 16, 64]
     assert args.duration == 5
     assert args.batching == [True, False]
+    assert args.workers == [1, 2]
+    assert build_parser().parse_args(["--workers", "2,1,2"]).workers == [1, 2]
+    for wrong in ("0", "65", "two"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["--workers", wrong])
     assert build_parser().parse_args(["--scenarios", "naive,health"]).scenarios == ["health", "naive"]
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--scenarios", "nope"])
@@ -142,10 +180,13 @@ def test_cli_defaults():
 
 
 # ------------------------------------------------------------------------------------------ reporting
-def _row(scenario: str, conc: int, rps: float, batching: bool | None = True, p50: float = 1.0) -> dict:
+def _row(
+    scenario: str, conc: int, rps: float, batching: bool | None = True, p50: float = 1.0, workers: int | None = 1
+) -> dict:
     return {
         "scenario": scenario,
-        "batching": None if scenario in ("naive",) else batching,
+        "batching": None if scenario in ("naive", "plain", "plain-health") else batching,
+        "workers": None if scenario in ("naive", "plain", "plain-health") else workers,
         "concurrency": conc,
         "requests_per_s": rps,
         "latency_ms": {"p50": p50, "p99": 2 * p50},
@@ -165,6 +206,10 @@ def _document(device: str = "cpu") -> dict:
         _row("image", 1, 100, False, p50=2.0),
         _row("image", 64, 900, True),
         _row("image", 64, 100, False),
+        _row("plain-health", 16, 2000),
+        _row("plain", 16, 200),
+        _row("health", 16, 1500, workers=2),
+        _row("image", 16, 450, workers=2),
     ]
     return {
         "created": "2030-01-01T00:00:00+00:00",
@@ -205,6 +250,31 @@ def test_checks_compare_with_the_targets():
     assert found["image: p50 @1, batching on ÷ off"]["value"] == pytest.approx(0.5)
     gpu = {c["name"]: c for c in report.checks(_document("cuda:0"))}
     assert gpu["image: batching on ÷ off, req/s @64"]["applies"]
+
+
+def test_ratios_compare_with_the_plain_peer_and_one_worker():
+    data = _document()
+    found = {r["name"]: r["value"] for r in report.ratios(data)}
+    assert found["/predict/image ÷ the plain peer's POST /predict, req/s @16"] == pytest.approx(300 / 200)
+    assert found["/predict/image ÷ health (the course server's floor), req/s @16"] == pytest.approx(300 / 1000)
+    assert found["plain POST /predict ÷ plain health (the plain peer's floor), req/s @16"] == pytest.approx(0.1)
+    assert found["plain health ÷ health (floor ÷ floor), req/s @16"] == pytest.approx(2)
+    assert found["health: 2 workers ÷ 1, req/s @16"] == pytest.approx(1.5)
+    assert found["image: 2 workers ÷ 1, req/s @16"] == pytest.approx(1.5)
+    assert len(found) == 6
+    # The workers' rows never stand in for one process's in the checks.
+    checks = {c["name"]: c["value"] for c in report.checks(data)}
+    assert checks["/predict/image ÷ health, req/s @16"] == pytest.approx(0.3)
+    section = report.markdown(data)
+    assert "| image, 2 workers | on | 16 | 450.0 |" in section
+    assert "| plain | - | 16 | 200.0 |" in section
+    assert "| health: 2 workers ÷ 1, req/s @16 | 1.50 |" in section
+    # A run from before the plain peer and the workers has no such comparisons.
+    old = _document()
+    old["results"] = [r for r in old["results"] if not r["scenario"].startswith("plain") and r["workers"] == 1]
+    for row in old["results"]:
+        del row["workers"]
+    assert [r["name"] for r in report.ratios(old)] == ["/predict/image ÷ health (the course server's floor), req/s @16"]
 
 
 def test_markdown_and_readme_section(tmp_path):
@@ -271,9 +341,11 @@ def test_smoke_run(tmp_path):
         "--concurrency",
         "1,4",
         "--scenarios",
-        "health,image,naive",
+        "health,image,naive,plain-health,plain",
         "--batching",
         "on",
+        "--workers",
+        "1,2",
         "--cold-runs",
         "1",
         "--device",
@@ -294,13 +366,19 @@ def test_smoke_run(tmp_path):
     assert data["machine"]["cores"] >= 1
     assert data["machine"]["torch"] != "-"
     rows = data["results"]
-    assert [(r["scenario"], r["concurrency"]) for r in rows] == [
-        ("health", 1),
-        ("health", 4),
-        ("image", 1),
-        ("image", 4),
-        ("naive", 1),
-        ("naive", 4),
+    assert [(r["scenario"], r["concurrency"], r["workers"]) for r in rows] == [
+        ("health", 1, 1),
+        ("health", 4, 1),
+        ("image", 1, 1),
+        ("image", 4, 1),
+        ("naive", 1, None),
+        ("naive", 4, None),
+        ("plain-health", 1, None),
+        ("plain-health", 4, None),
+        ("plain", 1, None),
+        ("plain", 4, None),
+        ("health", 4, 2),  # two worker processes: only above concurrency 1
+        ("image", 4, 2),
     ]
     for row in rows:
         assert row["error_count"] == 0, row
@@ -309,17 +387,23 @@ def test_smoke_run(tmp_path):
         assert row["requests_per_s"] > 0
         assert 0 < row["latency_ms"]["p50"] <= row["latency_ms"]["p99"]
         assert row["source"] == "lua"  # the done() hook's JSON line was read
-    assert {r["answer"] for r in rows if r["scenario"] in ("image", "naive")} == {"7"}
+    assert {r["answer"] for r in rows if r["scenario"] in ("image", "naive", "plain")} == {"7"}
+    two = [r for r in rows if r["workers"] == 2]
+    assert all(r["server_cpu_cores"] > 0.2 for r in two), two  # the workers' CPU counts, not only the supervisor's
     cold = data["cold_start"]
     assert len(cold["runs_s"]) == 1
     assert cold["median_s"] > 0
     names = {c["name"] for c in data["checks"]}
     assert {"/predict/image ÷ health, req/s @4", "/predict/image ÷ naive baseline, req/s @4"} <= names
+    compared = {r["name"] for r in data["ratios"]}
+    assert "/predict/image ÷ the plain peer's POST /predict, req/s @4" in compared
+    assert "plain POST /predict ÷ plain health (the plain peer's floor), req/s @4" in compared
+    assert {"health: 2 workers ÷ 1, req/s @4", "image: 2 workers ÷ 1, req/s @4"} <= compared
     assert "req/s" in done.stdout
     assert "PASS" in done.stdout or "MISS" in done.stdout
     # Every server the harness started is gone: its port refuses connections.
     ports = [int(p) for p in re.findall(r"answering on 127\.0\.0\.1:(\d+)", done.stderr)]
-    assert len(ports) == 2, done.stderr
+    assert len(ports) == 4, done.stderr  # course server, naive, plain, course server with 2 workers
     for port in ports:
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"a server still listens on port {port}"

@@ -35,6 +35,23 @@ function bench.post(path, content_type, body)
    wrk.headers["Content-Type"] = content_type
 end
 
+-- POST the PNG (BENCH_DATA_DIR/digit.png) to `path` as multipart/form-data, field "file", as a browser's form
+-- or `requests.post(url, files={"file": ...})` sends it. The body is built once, with a fixed boundary (the
+-- same as BOUNDARY in benchmarks/scenarios.py); wrk sends the same bytes on every request.
+function bench.post_png(path)
+   local boundary = "----course-api-bench-7MA4YWxkTrZu0gW"
+   local body = table.concat({
+      "--" .. boundary,
+      'Content-Disposition: form-data; name="file"; filename="digit.png"',
+      "Content-Type: image/png",
+      "",
+      bench.read("digit.png"),
+      "--" .. boundary .. "--",
+      "",
+   }, "\r\n")
+   bench.post(path, "multipart/form-data; boundary=" .. boundary, body)
+end
+
 -- Per-thread counters (globals of each thread's Lua state).
 bench_non2xx = 0
 bench_statuses = {}
