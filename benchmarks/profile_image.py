@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from benchmarks.scenarios import BOUNDARY, DIGIT
+from benchmarks.scenarios import DIGIT, multipart_upload
 
 Message = dict[str, Any]
 
@@ -36,21 +36,6 @@ GROUPS = (
     ("FastAPI routing and dependencies", ("fastapi/", "starlette/routing", "dependencies")),
     ("middleware and ASGI", ("middleware", "starlette/", "anyio", "asyncio", "course_api/problems")),
 )
-
-
-def multipart(png: bytes) -> tuple[bytes, bytes]:
-    body = b"\r\n".join(
-        [
-            f"--{BOUNDARY}".encode(),
-            b'Content-Disposition: form-data; name="file"; filename="digit.png"',
-            b"Content-Type: image/png",
-            b"",
-            png,
-            f"--{BOUNDARY}--".encode(),
-            b"",
-        ]
-    )
-    return body, f"multipart/form-data; boundary={BOUNDARY}".encode()
 
 
 def scope(method: str, path: str, content_type: bytes | None, length: int) -> Message:
@@ -127,10 +112,10 @@ async def run(count: int, top: int) -> None:
 
     app = create_app(Settings.from_env(device="cpu"))
     png = digit_png(DIGIT)
-    body, content_type = multipart(png)
+    body, content_type = multipart_upload(png)
     async with app.router.lifespan_context(app):
         health = caller(app, "GET", "/", b"", None)
-        image = caller(app, "POST", "/predict/image", body, content_type)
+        image = caller(app, "POST", "/predict/image", body, content_type.encode())
         raw = caller(app, "POST", "/predict/image", png, b"image/png")
         print(f"GET /                          {await per_request(health, count):7.1f} µs per request")
         print(f"POST /predict/image multipart  {await per_request(image, count):7.1f} µs per request")

@@ -54,6 +54,22 @@ HEALTH_SCENARIOS = ("health", "plain-health")  # GET /: each server's floor
 UPLOAD_SCENARIOS = ("image", "plain")  # the PNG as multipart/form-data, field "file"
 
 
+def multipart_upload(png: bytes) -> tuple[bytes, str]:
+    """The body and Content-Type that lua/common.lua sends: ``png`` as field ``file`` of multipart/form-data."""
+    body = b"\r\n".join(
+        [
+            f"--{BOUNDARY}".encode(),
+            b'Content-Disposition: form-data; name="file"; filename="digit.png"',
+            b"Content-Type: image/png",
+            b"",
+            png,
+            f"--{BOUNDARY}--".encode(),
+            b"",
+        ]
+    )
+    return body, f"multipart/form-data; boundary={BOUNDARY}"
+
+
 @dataclass
 class Inputs:
     folder: Path
@@ -63,19 +79,8 @@ class Inputs:
         if scenario in HEALTH_SCENARIOS:
             return None, {}
         if scenario in UPLOAD_SCENARIOS:
-            png = (self.folder / "digit.png").read_bytes()
-            body = b"\r\n".join(
-                [
-                    f"--{BOUNDARY}".encode(),
-                    b'Content-Disposition: form-data; name="file"; filename="digit.png"',
-                    b"Content-Type: image/png",
-                    b"",
-                    png,
-                    f"--{BOUNDARY}--".encode(),
-                    b"",
-                ]
-            )
-            return body, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+            body, content_type = multipart_upload((self.folder / "digit.png").read_bytes())
+            return body, {"Content-Type": content_type}
         name = {"text": "text.json", "pixels": "pixels.json", "naive": "naive.json"}[scenario]
         return (self.folder / name).read_bytes(), {"Content-Type": "application/json"}
 

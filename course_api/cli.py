@@ -150,19 +150,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         if settings.workers > 1:
             return _serve_workers(settings, args)
-        uvicorn.run(
-            "course_api.server:app",
-            host=settings.host,
-            port=settings.port,
-            reload=args.reload,
-            log_level=args.log_level,
-            access_log=not args.no_access_log,
-            timeout_graceful_shutdown=5,
-        )
+        uvicorn.run(reload=args.reload, **_uvicorn_options(settings, args))
     except OSError as exc:
         print(f"course-api serve: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _uvicorn_options(settings: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """What uvicorn gets for one process or for several: the app, the address, logging and a graceful stop."""
+    return {
+        "app": "course_api.server:app",
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": args.log_level,
+        "access_log": not args.no_access_log,
+        "timeout_graceful_shutdown": 5,
+    }
 
 
 def _reload_with_workers(args: argparse.Namespace, workers: int) -> str:
@@ -188,15 +192,7 @@ def _serve_workers(settings: Any, args: argparse.Namespace) -> int:
     from course_api.ports import bind_socket
 
     os.environ.update(worker_thread_variables(settings.workers))  # the workers start with this environment
-    config = uvicorn.Config(
-        "course_api.server:app",
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=args.log_level,
-        access_log=not args.no_access_log,
-        timeout_graceful_shutdown=5,
-    )
+    config = uvicorn.Config(workers=settings.workers, **_uvicorn_options(settings, args))
     sock = bind_socket(settings.host, settings.port)
     try:
         supervisor = Multiprocess(config, sockets=[sock])

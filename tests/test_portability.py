@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -155,6 +156,22 @@ def _modules() -> list[str]:
     return names
 
 
+def import_without(
+    missing: str, modules: list[str], cwd: Path, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Import ``modules`` in a fresh Python where the comma-separated ``missing`` modules cannot be imported."""
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_POSIX_MODULES, missing, *modules],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, **env},
+    )
+
+
 @pytest.mark.subprocess
 def test_every_module_imports_without_posix_only_modules():
     """fcntl, resource, termios, pwd and grp do not exist on Windows: no module of the package needs them to
@@ -162,16 +179,7 @@ def test_every_module_imports_without_posix_only_modules():
     modules = _modules()
     assert "course_api.notebook" in modules
     assert "course_api.grading.sandbox" in modules
-    done = subprocess.run(
-        [sys.executable, "-c", WITHOUT_POSIX_MODULES, ",".join(POSIX_ONLY_MODULES), *modules],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=240,
-        check=False,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
-    )
+    done = import_without(",".join(POSIX_ONLY_MODULES), modules, ROOT, {"PYTHONIOENCODING": "utf-8"}, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
 
@@ -183,16 +191,7 @@ def test_the_import_check_does_fail_on_a_posix_only_module(tmp_path):
     (package / "__init__.py").write_text("", encoding="utf-8")
     (package / "locks.py").write_text("import fcntl\n", encoding="utf-8")
     (package / "later.py").write_text("def f():\n    import fcntl\n", encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-c", WITHOUT_POSIX_MODULES, "fcntl", "course_api.locks", "course_api.later"],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-    )
+    done = import_without("fcntl", ["course_api.locks", "course_api.later"], tmp_path, {"PYTHONPATH": str(tmp_path)})
     failed = json.loads(done.stdout.strip().splitlines()[-1])
     assert list(failed) == ["course_api.locks"], done.stderr
     assert "as on Windows" in failed["course_api.locks"]
