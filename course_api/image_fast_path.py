@@ -1,38 +1,50 @@
-"""A fast path for ``POST /predict/image``: the usual upload, one ``file`` part, without FastAPI's form machinery.
+"""The fast path of ``POST /predict/image``, and its second way in: the image itself as the body.
 
 Profiled in process (benchmarks/profile_image.py), an image request spent more time in FastAPI's dependency and
 form handling (Starlette's multipart parser, an ``UploadFile`` with its spooled file, the field's validation)
 and in validating the answer against its response model than in decoding and preprocessing the image. This
-middleware sits just inside ``BodyLimit`` (which has checked the declared ``Content-Length``). It reads the
-body, and when the body is one well-formed ``multipart/form-data`` part named ``file`` with a file name, holding a
-PNG or JPEG that decodes inline, it runs the same steps as the route (:func:`predictions._preprocess`, the
-micro-batcher) and writes the same JSON answer itself.
+middleware sits just inside ``BodyLimit`` (which has checked the declared ``Content-Length``) and answers the
+usual requests itself, with the same steps as the route (:func:`~course_api.imaging.open_image`, then
+:func:`~course_api.imaging.preprocess`, the micro-batcher) and the same JSON answer:
+
+- **multipart**: one well-formed ``multipart/form-data`` part named ``file`` with a file name;
+- **raw**: the image bytes as the whole body, with ``Content-Type: image/png`` or ``image/jpeg`` (any ``image/*``
+  type: the bytes decide, as for a multipart upload). The route knows only multipart: a raw body that the fast
+  path does not answer reaches it wrapped as the one ``file`` part of a multipart body, named ``upload``.
 
 Anything else goes to the route unchanged, with the body replayed (a body without ``Content-Length`` is not
-even read here): other fields, broken multipart, a missing
-file, an image refused for its type, size or content, a busy model. So every error answer, limit and the
-OpenAPI document stay exactly those of the route, and the fast path only ever answers 200.
+even read here): other fields, broken multipart, a missing file, an image refused for its type, size or
+content, a busy model. So every error answer, limit and status stays the route's, and the fast path only ever
+answers 200.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pydantic_core
 from python_multipart.multipart import parse_options_header
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from course_api.imaging import ImageError, open_image
+from course_api.imaging import SMALL_IMAGE_PIXELS, ImageError, open_image, preprocess
 from course_api.middleware import route_path
 
+RAW_FILENAME = b"upload"  # the file name of an image sent as the raw body, in the route's messages
 
-def multipart_boundary(scope: Scope) -> bytes | None:
-    """The boundary of a ``multipart/form-data`` request, or None for any other request."""
+
+def upload_kind(scope: Scope) -> tuple[str, bytes] | None:
+    """``("multipart", boundary)`` for a ``multipart/form-data`` request, ``("raw", content_type)`` for an
+    ``image/*`` body, None for any other request."""
     for name, value in scope["headers"]:
         if name == b"content-type":
             kind, options = parse_options_header(value)
             boundary = options.get(b"boundary")
-            return boundary if kind == b"multipart/form-data" and boundary else None
+            if kind == b"multipart/form-data" and boundary:
+                return "multipart", boundary
+            if kind.startswith(b"image/"):
+                return "raw", kind
+            return None
     return None
 
 
@@ -90,16 +102,16 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 async def answer(state: Any, data: bytes) -> bytes | None:
     """The route's JSON answer for the image ``data``, or None where the route must answer (errors, big images)."""
-    from course_api.routes.predictions import INLINE_DECODE_PIXELS, _digit, _preprocess
+    from course_api.routes.predictions import _digit
 
     settings, models = state.settings, state.predictor
     if len(data) > settings.max_upload_bytes:
         return None
     try:
         image = open_image(data, max_pixels=settings.max_image_pixels)
-        if image.width * image.height > INLINE_DECODE_PIXELS:
-            return None  # decoded off the event loop by the route
-        pixels = _preprocess(image)
+        if image.width * image.height > SMALL_IMAGE_PIXELS:
+            return None  # the route decodes it in a worker thread, off the event loop
+        pixels = preprocess(image)
     except ImageError:
         return None
     try:
@@ -113,13 +125,46 @@ async def answer(state: Any, data: bytes) -> bytes | None:
     return bytes(pydantic_core.to_json(result))
 
 
-def eligible(scope: Scope, path: str) -> bytes | None:
-    """The multipart boundary of a ``POST path`` with a declared ``Content-Length``; None for any other request."""
+def as_multipart(scope: Scope, receive: Receive, content_type: bytes) -> tuple[Scope, Receive]:
+    """The request with its raw image body wrapped as the one ``file`` part of a ``multipart/form-data`` body,
+    streamed (nothing is read ahead), for the route."""
+    boundary = b"course-api-raw-" + secrets.token_hex(16).encode()
+    head = (
+        b"--" + boundary + b"\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="' + RAW_FILENAME + b'"\r\n'
+        b"Content-Type: " + content_type + b"\r\n\r\n"
+    )
+    tail = b"\r\n--" + boundary + b"--\r\n"
+    headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
+    headers.append((b"content-type", b"multipart/form-data; boundary=" + boundary))
+    started = False
+
+    async def wrapped() -> Message:
+        nonlocal started
+        message = await receive()
+        if message["type"] != "http.request":
+            return message
+        body = message.get("body", b"")
+        if not started:
+            started, body = True, head + body
+        if not message.get("more_body", False):
+            body += tail
+        return {**message, "body": body}
+
+    return {**scope, "headers": headers}, wrapped
+
+
+def eligible(scope: Scope, path: str) -> tuple[str, bytes] | None:
+    """:func:`upload_kind` of a ``POST path``; None for any other request."""
     if scope["type"] != "http" or scope["method"] != "POST" or route_path(scope) != path:
         return None
-    if not any(name == b"content-length" for name, _ in scope["headers"]):
-        return None  # a chunked body: BodyLimit counts it as it arrives, and may refuse it mid-way
-    return multipart_boundary(scope)
+    return upload_kind(scope)
+
+
+def declares_length(scope: Scope) -> bool:
+    """Does the request say how long its body is? A chunked body is left to BodyLimit, which counts it as it
+    arrives and may refuse it mid-way: the fast path never reads one."""
+    return any(name == b"content-length" for name, _ in scope["headers"])
 
 
 class ImageUploadFastPath:
@@ -130,21 +175,32 @@ class ImageUploadFastPath:
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        boundary = eligible(scope, self.path)
-        if boundary is None:
+        upload = eligible(scope, self.path)
+        if upload is None:
             await self.app(scope, receive, send)
+            return
+        kind, value = upload
+        if not declares_length(scope):
+            await self._route(scope, receive, send, upload)
             return
         body = await read_body(receive)
         if body is None:
             return
-        data = single_file_part(body, boundary)
+        data = body if kind == "raw" else single_file_part(body, value)
         try:
             content = await answer(scope["app"].state, data) if data is not None else None
         except Exception:  # anything unexpected: the route answers, with its error handlers
             content = None
         if content is None:
-            await self.app(scope, replay(body, receive), send)
+            await self._route(scope, replay(body, receive), send, upload)
             return
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": content})
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send, upload: tuple[str, bytes]) -> None:
+        """Leave the request to the route: as it is, or, for a raw image body, wrapped as multipart."""
+        kind, value = upload
+        if kind == "raw":
+            scope, receive = as_multipart(scope, receive, value)
+        await self.app(scope, receive, send)

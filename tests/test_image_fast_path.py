@@ -84,3 +84,78 @@ def test_errors_still_come_from_the_route(test_client):
     answer = test_client.post("/predict/image", files={"file": ("notes.txt", b"not an image", "text/plain")})
     assert answer.status_code == 415
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+# ------------------------------------------------------------------------------------- the raw body
+def test_a_raw_body_gets_the_same_answer_as_an_upload(client):
+    """Content-Type: image/png or image/jpeg, the bytes as the body: the second way to call the route."""
+    for name, data, kind in images():
+        upload = client.post("/predict/image", files={"file": (name, data, kind)})
+        raw = client.post("/predict/image", content=data, headers={"Content-Type": kind})
+        assert raw.status_code == upload.status_code == 200, (name, raw.text)
+        assert raw.content == upload.content, name
+
+
+def test_a_raw_body_without_content_length_is_answered_by_the_route(test_client):
+    """A chunked body never takes the fast path: wrapped as multipart, the route reads it as it arrives."""
+    data = digit_png(4)
+
+    def chunks():
+        yield data[:1000]
+        yield data[1000:]
+
+    raw = test_client.post("/predict/image", content=chunks(), headers={"Content-Type": "image/png"})
+    upload = test_client.post("/predict/image", files={"file": ("d.png", data, "image/png")})
+    assert raw.status_code == 200, raw.text
+    assert raw.content == upload.content
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "kind"),
+    [
+        (b"GIF89a" + b"\x00" * 40, "image/gif", 415, "unsupported-image-type"),  # any image/* type: the bytes decide
+        (b"not an image", "image/png", 415, "unsupported-image-type"),
+        (b"", "image/jpeg", 422, "unreadable-image"),
+        (digit_png(2)[:600], "image/png", 422, "unreadable-image"),  # truncated
+    ],
+)
+def test_a_raw_body_gets_the_uploads_errors(client, data, content_type, status, kind):
+    raw = client.post("/predict/image", content=data, headers={"Content-Type": content_type})
+    upload = client.post("/predict/image", files={"file": ("upload", data, content_type)})
+    assert raw.status_code == upload.status_code == status, raw.text
+    assert raw.headers["content-type"] == "application/problem+json"
+    assert raw.json()["type"].endswith("/" + kind)
+    assert raw.json()["detail"] == upload.json()["detail"]  # the same words, the file named "upload"
+    assert raw.json()["detail"].startswith("upload: ")
+
+
+def test_a_raw_body_keeps_the_size_limits(settings):
+    from fastapi.testclient import TestClient
+
+    from course_api.server import create_app
+
+    app = create_app(settings.with_changes(max_body_bytes=20_000, max_upload_bytes=10_000))
+    with TestClient(app) as small:
+        too_big_a_file = b"\x89PNG\r\n\x1a\n" + b"\x00" * 15_000  # under the body limit, over the file limit
+        answer = small.post("/predict/image", content=too_big_a_file, headers={"Content-Type": "image/png"})
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["type"].endswith("/upload-too-large"), answer.text
+        too_big_a_body = b"\x89PNG\r\n\x1a\n" + b"\x00" * 25_000
+        answer = small.post("/predict/image", content=too_big_a_body, headers={"Content-Type": "image/png"})
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["type"].endswith("/body-too-large"), answer.text
+
+
+def test_no_file_says_both_ways_to_send_one(client):
+    for request in ({"content": b"hello", "headers": {"Content-Type": "text/plain"}}, {"files": {"image": b"x"}}):
+        answer = client.post("/predict/image", **request)
+        assert answer.status_code == 422
+        detail = answer.json()["detail"]
+        for words in ("Field required", "field named file", "Content-Type: image/png"):
+            assert words in detail
+
+
+def test_the_raw_body_is_in_the_openapi_document(test_client):
+    operation = test_client.get("/openapi.json").json()["paths"]["/predict/image"]["post"]
+    assert set(operation["requestBody"]["content"]) == {"multipart/form-data", "image/png", "image/jpeg"}
+    assert "Content-Type: image/png" in operation["description"]

@@ -106,3 +106,44 @@ def test_sample_digits_are_recognised(models):
 
     for digit in range(10):
         assert predict(models, digit_png(digit)) == digit
+
+
+def reference_digit_pixels(image: Image.Image) -> np.ndarray:
+    """The steps of course_api.imaging's docstring, written plainly (as digit_pixels was before it was made
+    faster): digit_pixels must give exactly these numbers."""
+    from course_api.imaging import ink_levels, to_grey
+
+    ink, low, high = ink_levels(to_grey(image))
+    mask = ink > low + (high - low) // 2
+    if high == low or not mask.any():
+        return np.zeros((8, 8), dtype=np.float32)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = (ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32) - low) / (high - low)
+    side = max(crop.shape)
+    square = np.zeros((side, side), dtype=np.float32)
+    top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
+    square[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
+    bitmap = np.asarray(Image.fromarray(square).resize((32, 32), Image.Resampling.BILINEAR)) > 0.5
+    return bitmap.reshape(8, 4, 8, 4).sum(axis=(1, 3)).astype(np.float32)
+
+
+def test_digit_pixels_gives_exactly_the_plain_steps():
+    rng = np.random.default_rng(11)
+    from course_api.samples import digit_png as sample_png
+
+    pictures: list[Image.Image] = [Image.open(io.BytesIO(sample_png(d))) for d in range(10)]
+    for k in range(120):
+        height, width = (int(n) for n in rng.integers(1, 150, 2))
+        grey = rng.integers(0, 256, (height, width)).astype(np.uint8)
+        if k % 3 == 0:  # black and white: bilinear ties at exactly 0.5
+            grey = (grey > 200).astype(np.uint8) * 255
+        elif k % 3 == 1:  # sparse dark ink on paper
+            grey = 255 - ((grey > 230) * int(rng.integers(1, 256))).astype(np.uint8)
+        pictures += [Image.fromarray(grey), Image.fromarray(np.stack([grey, 255 - grey, grey // 2], -1))]
+        pictures.append(Image.fromarray(np.stack([grey, grey, grey, 255 - grey], -1)))  # RGBA
+    pictures += [Image.new("L", (10, 10), 7), Image.new("RGBA", (10, 10), (0, 0, 0, 0)), Image.new("1", (20, 20), 1)]
+    for picture in pictures:
+        expected, found = reference_digit_pixels(picture), digit_pixels(picture)
+        assert found.dtype == np.float32
+        assert found.shape == (8, 8)
+        assert np.array_equal(found, expected), (picture.mode, picture.size)

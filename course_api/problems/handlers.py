@@ -61,8 +61,14 @@ def _public(error: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _content_type_hint(request: Request, errors: Sequence[Mapping[str, Any]]) -> str:
-    """A hint when a JSON route got a body that was not sent as JSON (``data=`` instead of ``json=``)."""
+    """A hint when a JSON route got a body that was not sent as JSON (``data=`` instead of ``json=``), or when an
+    upload came without its ``file`` field."""
     content_type = request.headers.get("content-type", "")
+    if any(tuple(e.get("loc", ())) == ("body", "file") and e.get("type") == "missing" for e in errors):
+        return (
+            ". Send the image as a multipart/form-data field named file (with requests: files={'file': ...}), "
+            "or as the whole body with Content-Type: image/png or image/jpeg"
+        )
     whole_body = any(tuple(e.get("loc", ())) == ("body",) and e.get("type") == "model_attributes_type" for e in errors)
     if whole_body and "json" not in content_type:
         return (

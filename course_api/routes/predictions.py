@@ -6,24 +6,18 @@ server's values into ``/openapi.json``.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 import anyio
-import numpy as np
 from fastapi import APIRouter, File, UploadFile
-from PIL import Image
 
 from course_api.dependencies import Config, DecodeLimiter, Models
-from course_api.imaging import ImageError, digit_pixels, load_image, open_image
+from course_api.imaging import SMALL_IMAGE_PIXELS, ImageError, open_image, preprocess
 from course_api.models.sentiment import SENTIMENT_LABELS
 from course_api.problems import APIProblem, error_responses
 from course_api.schemas import ImagePrediction, ModelInfo, PixelsIn, PixelsPrediction, TextIn, TextPrediction
 
-logger = logging.getLogger("course_api.server")
 router = APIRouter(tags=["models"])
-
-INLINE_DECODE_PIXELS = 512 * 512  # larger images are decoded in a worker thread, off the event loop
 
 BUSY = "The model's queue is full, or the server is shutting down: try again after `Retry-After` seconds."
 UNREADABLE_BODY = "The body could not be read at all: broken multipart, JSON nested too deeply, or not UTF-8."
@@ -93,6 +87,9 @@ IMAGE_ERRORS: dict[int | str, str] = {
     503: BUSY,
 }
 ImageFile = Annotated[UploadFile, File(description="A PNG or JPEG of one handwritten digit, any size or colour.")]
+# The second way to send the image: the bytes themselves as the body. course_api.image_fast_path reads these (the
+# route itself only knows multipart); the schema is what Swagger UI shows as a file picker.
+RAW_IMAGE_BODY = {"schema": {"type": "string", "format": "binary"}}
 
 
 @router.post(
@@ -100,8 +97,18 @@ ImageFile = Annotated[UploadFile, File(description="A PNG or JPEG of one handwri
     response_model=ImagePrediction,
     summary="Which digit is in an image",
     responses=error_responses(IMAGE_ERRORS),
+    openapi_extra={"requestBody": {"content": {"image/png": RAW_IMAGE_BODY, "image/jpeg": RAW_IMAGE_BODY}}},
 )
 async def predict_image(file: ImageFile, models: Models, config: Config, limiter: DecodeLimiter) -> dict[str, Any]:
+    """Send the image in one of two ways:
+
+    - as a `multipart/form-data` field named `file`, as a web form does (requests: `files={"file": ...}`;
+      curl: `-F "file=@digit.png"`);
+    - as the whole body, with `Content-Type: image/png` or `image/jpeg` (requests: `data=png_bytes` and that
+      header; curl: `--data-binary @digit.png -H "Content-Type: image/png"`).
+
+    Both get the same answer and the same errors.
+    """
     name = (file.filename or "upload")[:100]
     data = await file.read(config.max_upload_bytes + 1)
     if len(data) > config.max_upload_bytes:
@@ -113,10 +120,10 @@ async def predict_image(file: ImageFile, models: Models, config: Config, limiter
         )
     try:
         image = open_image(data, max_pixels=config.max_image_pixels)  # the header only: cheap
-        if image.width * image.height <= INLINE_DECODE_PIXELS:
-            pixels = _preprocess(image)
+        if image.width * image.height <= SMALL_IMAGE_PIXELS:
+            pixels = preprocess(image)
         else:
-            pixels = await anyio.to_thread.run_sync(_preprocess, image, limiter=limiter)
+            pixels = await anyio.to_thread.run_sync(preprocess, image, limiter=limiter)
     except ImageError as exc:
         kind = exc.kind
         raise APIProblem(kind, f"{name}: {exc}", loc=("body", "file"), error_type=kind.replace("-", "_")) from None
@@ -128,21 +135,6 @@ async def predict_image(file: ImageFile, models: Models, config: Config, limiter
         "height": image.height,
         "device": str(models.device),
     }
-
-
-def _preprocess(image: Image.Image) -> np.ndarray:
-    """The model's 8x8 input for an opened image. Whatever fails on the way is the upload's problem (422), never
-    a 500: a client can send any PNG or JPEG that Pillow opens, in any of its modes."""
-    try:
-        return digit_pixels(load_image(image))
-    except ImageError:
-        raise
-    except Exception as exc:
-        size = "x".join(map(str, image.size))
-        logger.warning("Could not preprocess a %s %s image of %s", image.format, image.mode, size, exc_info=exc)
-        raise ImageError(
-            f"The image could not be processed ({type(exc).__name__}); send an ordinary PNG or JPEG."
-        ) from None
 
 
 PIXELS_ERRORS: dict[int | str, str] = {
