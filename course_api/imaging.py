@@ -161,13 +161,6 @@ def _paper(grey: np.ndarray) -> bool:
     return median > 127
 
 
-def ink_levels(grey: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """The ink (uint8) and its darkest and brightest level: dark ink on a light background is inverted
-    (paper), light ink on a dark background is kept (a screen). The border's median tells which it is."""
-    ink = 255 - grey if _paper(grey) else grey
-    return ink, int(ink.min()), int(ink.max())
-
-
 def _span(flags: np.ndarray) -> tuple[int, int]:
     """The first and one past the last True of a 1-D boolean array that has one."""
     return int(flags.argmax()), len(flags) - int(flags[::-1].argmax())
@@ -176,9 +169,9 @@ def _span(flags: np.ndarray) -> tuple[int, int]:
 def digit_pixels(image: Image.Image) -> np.ndarray:
     """The model's input for ``image``: an ``(8, 8)`` float32 array of ink counts 0..16.
 
-    The steps are those of :func:`ink_levels` and the module's docstring, written for speed (this runs on
-    every upload): the whole image stays uint8 and is never inverted as a whole; only the crop around the ink
-    is inverted where needed and scaled to 0..1 as float32, straight into the centred square.
+    The steps are those of the module's docstring, written for speed (this runs on every upload): the whole
+    image stays uint8 and is never inverted as a whole; only the crop around the ink is inverted where needed
+    and scaled to 0..1 as float32, straight into the centred square.
     """
     grey = to_grey(image)
     paper = _paper(grey)
