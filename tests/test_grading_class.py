@@ -8,9 +8,13 @@ expected points, with the reason in its feedback, and nothing is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 import subprocess
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -18,7 +22,8 @@ import pytest
 
 from course_api.checks.registry import NOTEBOOKS
 from course_api.grading import Limits, grade_class
-from course_api.grading.session import RUN_MARKER
+from course_api.grading.cleanup import marked_processes
+from course_api.ports import is_listening
 from grading_corpus import SERVERS, answered, build_corpus, insert_after, lesson_points, points, write
 from helpers import BIN
 
@@ -28,23 +33,58 @@ NAME03 = f"{NOTEBOOKS['03']}.ipynb"
 LIMITS = Limits(timeout=20, memory_mb=1024)
 NETWORK = 'import urllib.request\nurllib.request.urlopen("http://example.com", timeout=3)'
 HOG = 'hog = b"x" * (2 * 1024**3)'
+LISTEN = psutil.CONN_LISTEN
 
 
-def listening_ports() -> set[tuple[str, int]]:
-    return {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections("inet") if c.status == psutil.CONN_LISTEN}
+# ------------------------------------------------------------------------------ what this test started
+# Other programs may run beside the tests (a student's JupyterLab, another `make test`): the checks below judge
+# only what a test's own grading started. Every process the grader starts inherits a variable with a token of
+# the test, and its temporary folders go to a folder of the test; ports count when one of those processes
+# listened on them during the run.
+OWN_RUN = "COURSE_API_TEST_GRADING_RUN"
 
 
-def grader_leftovers() -> tuple[list[object], list[str]]:
-    processes = [p for p in psutil.process_iter() if _marked(p)]
-    folders = [p.name for p in Path(tempfile.gettempdir()).glob("course-api-grade-*")]
-    return processes, folders
+class OwnRun:
+    """A grading run of this test: its token, its temporary folder, and the ports its processes listened on."""
 
+    def __init__(self, folder: Path) -> None:
+        self.token = secrets.token_hex(8)
+        self.folder = folder
+        self.ports: set[int] = set()
+        self.seen: set[int] = set()  # the pids of its processes seen while it ran
+        self._done = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
 
-def _marked(process: psutil.Process) -> bool:
-    try:
-        return RUN_MARKER in process.environ()
-    except (psutil.Error, OSError):
-        return False
+    def processes(self) -> list[psutil.Process]:
+        return marked_processes(OWN_RUN, self.token)
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.2):
+            for process in self.processes():
+                self.seen.add(process.pid)
+                with contextlib.suppress(psutil.Error):
+                    self.ports |= {c.laddr.port for c in process.net_connections("inet") if c.status == LISTEN}
+
+    @contextlib.contextmanager
+    def grading(self) -> Iterator[None]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(OWN_RUN, self.token)
+            patch.setattr(tempfile, "tempdir", str(self.folder))
+            self._watcher.start()
+            try:
+                yield
+            finally:
+                self._done.set()
+                self._watcher.join()
+
+    def leftovers(self) -> tuple[list[str], list[str], set[int]]:
+        """What is still there: processes (pid and command), temporary folders, and ports that still listen."""
+        processes = []
+        for process in self.processes():
+            with contextlib.suppress(psutil.Error):
+                processes.append(f"{process.pid} {' '.join(process.cmdline())[:120]}")
+        folders = [p.name for p in self.folder.glob("course-api-grade-*")]
+        return processes, folders, {port for port in self.ports if is_listening(port)}
 
 
 def rows(path: Path) -> dict[str, str]:
@@ -60,10 +100,11 @@ def graded(tmp_path_factory):
     write(submissions / "hog", NAME03, insert_after(answered("03"), "03.1", HOG))
     write(submissions / "network", NAME03, insert_after(answered("03"), "03.1", NETWORK))
     expected |= {"hog": lesson_points("03"), "network": lesson_points("03")}
-    ports_before = listening_ports()
+    run = OwnRun(root)
     lines: list[str] = []
-    result = grade_class(submissions, output, jobs=2, limits=LIMITS, echo=lines.append)
-    return submissions, output, expected, result, lines, ports_before
+    with run.grading():
+        result = grade_class(submissions, output, jobs=2, limits=LIMITS, echo=lines.append)
+    return submissions, output, expected, result, lines, run
 
 
 def test_every_submission_gets_its_expected_points(graded):
@@ -115,11 +156,9 @@ def test_a_feedback_page_per_student_and_a_progress_line_per_worksheet(graded):
 
 
 def test_nothing_is_left_behind(graded):
-    _, _, _, _, _, ports_before = graded
-    processes, folders = grader_leftovers()
-    assert processes == []
-    assert folders == []
-    assert listening_ports() <= ports_before
+    _, _, _, _, _, run = graded
+    assert len(run.seen) >= 2, "the grader's kernels were not seen while they ran, so leftovers would not be either"
+    assert run.leftovers() == ([], [], set())
 
 
 def test_the_same_input_gives_the_same_grades_one_job_at_a_time(graded, tmp_path):
@@ -140,15 +179,15 @@ def test_without_a_network_namespace_the_network_is_still_blocked_and_nothing_is
     submissions = tmp_path / "submissions"
     write(submissions / "servers", NAME03, insert_after(answered("03"), "03.5", SERVERS))
     write(submissions / "network", NAME03, insert_after(answered("03"), "03.1", NETWORK))
-    ports_before = listening_ports()
-    result = grade_class(submissions, tmp_path / "grades", jobs=2, limits=LIMITS, echo=lambda _: None)
+    run = OwnRun(tmp_path)
+    with run.grading():
+        result = grade_class(submissions, tmp_path / "grades", jobs=2, limits=LIMITS, echo=lambda _: None)
     assert [s.total for s in result.students] == [lesson_points("03")] * 2
     assert all("network namespace" not in s.isolation for s in result.sheets)  # the fallback was what ran
     assert "blocks network access" in notes_of(tmp_path / "grades", "network")
-    processes, folders = grader_leftovers()
-    assert processes == []
-    assert folders == []
-    assert listening_ports() <= ports_before
+    assert run.seen, "the grader's kernels were not seen while they ran, so leftovers would not be either"
+    assert run.ports, "the servers that the notebook started were not seen listening"
+    assert run.leftovers() == ([], [], set())
 
 
 def test_the_command_grades_a_class_and_says_where_the_results_are(tmp_path):
