@@ -248,14 +248,55 @@ class Hub:
         assert found, f"{name}'s server has no JUPYTERHUB_SERVICE_URL with a port"
         return int(found.group(1))
 
-    def start_server(self, name: str, timeout: float = 120) -> None:
-        """``POST /hub/api/users/<name>/server``, then wait until the hub says the server is ready."""
-        answer = self.api("POST", f"/users/{name}/server")
-        assert answer.status_code in (201, 202), f"starting {name}'s server: {answer.status_code} {answer.text}"
-        deadline = time.monotonic() + timeout
-        while not self.servers(name).get("", {}).get("ready"):
-            assert time.monotonic() < deadline, f"{name}'s server not ready after {timeout} s:\n{self.log_tail()}"
+    def progress(self, name: str, deadline: float) -> dict[str, Any]:
+        """Follow the hub's own readiness API for the student's server (``GET /hub/api/users/<name>/server/progress``,
+        server-sent events) until its last event: ``{"ready": true, ...}`` or ``{"failed": true, "message": ...}``.
+        A server that is neither starting nor running gives ``{"failed": true}`` with the hub's answer."""
+        headers = {"Authorization": f"token {self.admin_token}"}
+        url = f"{self.url}/hub/api/users/{name}/server/progress"
+        last: dict[str, Any] = {"failed": True, "message": f"no readiness event within the time limit for {name}"}
+        timeout = httpx2.Timeout(10, read=max(1.0, deadline - time.monotonic()))
+        try:
+            with httpx2.stream("GET", url, headers=headers, timeout=timeout) as answer:
+                if answer.status_code != 200:
+                    answer.read()
+                    return {"failed": True, "message": f"progress: {answer.status_code} {answer.text[:300]}"}
+                for line in answer.iter_lines():
+                    if line.startswith("data:"):
+                        last = json.loads(line.removeprefix("data:"))
+                        if last.get("ready") or last.get("failed"):
+                            return last
+        except httpx2.TransportError as exc:
+            last = {"failed": True, "message": f"progress: {exc!r}"}
+        return last
+
+    def _wait_not_pending(self, name: str, deadline: float) -> None:
+        """Until the student's server is neither starting nor stopping (or the deadline passes)."""
+        while time.monotonic() < deadline and (self.servers(name).get("") or {}).get("pending"):
             time.sleep(0.3)
+
+    def start_server(self, name: str, timeout: float = 180, attempts: int = 3) -> int:
+        """Start the student's server (``POST /hub/api/users/<name>/server``; one that a login already started is
+        followed, not started twice) and wait with the hub's readiness API until it is ready. A start the hub
+        reports as failed (a 5xx answer, a failed spawn, as when another program took the server's port meanwhile)
+        is tried again, ``attempts`` times at most; then the assertion shows why and the hub's log.
+        Returns how many attempts it took."""
+        deadline = time.monotonic() + timeout
+        problems: list[str] = []
+        for attempt in range(1, attempts + 1):
+            answer = self.api("POST", f"/users/{name}/server")
+            if answer.status_code in (201, 202) or "is already running" in answer.text:
+                event = self.progress(name, deadline)
+                if event.get("ready"):
+                    return attempt
+                problems.append(f"attempt {attempt}: {event.get('message')}")
+            else:
+                problems.append(f"attempt {attempt}: POST {answer.status_code} {answer.text[:300]}")
+            if time.monotonic() >= deadline:
+                break
+            self._wait_not_pending(name, deadline)
+            time.sleep(1)
+        raise AssertionError(f"{name}'s server did not start: {'; '.join(problems)}\n{self.log_tail()}")
 
     def stop_server(self, name: str, timeout: float = 60) -> None:
         """``DELETE /hub/api/users/<name>/server``, then wait until the hub no longer lists the server."""

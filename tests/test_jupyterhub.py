@@ -88,6 +88,10 @@ def _open_lab_and_notebook(hub: Hub, students: list[Student]) -> None:
     for student in students:  # all three log in before anyone waits: their servers start at once
         log_in(student.page, hub, student.name)
     for student in students:
+        # The hub's readiness API says when the server is up (and starts it again if the start failed); the
+        # browser's own waiting page then moves on to JupyterLab, or is sent there after a second start.
+        if hub.start_server(student.name, timeout=LAB_TIMEOUT_MS / 1000) > 1:
+            student.page.goto(f"{hub.url}/user/{student.name}/lab", timeout=LAB_TIMEOUT_MS)
         student.page.wait_for_url(re.compile(rf"/user/{student.name}/lab"), timeout=LAB_TIMEOUT_MS)
         # JupyterLab, in the student's home: the file browser shows their copy of the course's notebooks.
         folder = student.page.locator(".jp-DirListing-itemText", has_text=re.compile(r"^notebooks$"))
