@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 
 import nbformat
+import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -100,6 +104,18 @@ def test_ci_runs_make_test():
     assert any("make test" in step or ".ci/run" in step for step in steps)
 
 
+def test_ci_also_runs_the_tool_tests_with_the_tools_hidden():
+    """Before the full run (which must skip nothing), the tests that need Chromium or wrk run once with both
+    hidden: they must skip, not fail. The full run comes last, so that its summary closes the log."""
+    steps = [line.split("#")[0].strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    hidden = steps.index("bash .ci/without-system-tools")
+    required = steps.index("export COURSE_API_REQUIRE_SYSTEM_TOOLS=1")
+    assert hidden < required < max(i for i, line in enumerate(steps) if line.startswith("make test"))
+    script = (ROOT / ".ci" / "without-system-tools").read_text()
+    assert "-u COURSE_API_REQUIRE_SYSTEM_TOOLS COURSE_API_CHROMIUM=/nonexistent/chromium" in script
+    assert '-m "browser or wrk"' in script
+
+
 def test_ci_runs_the_tests_on_linux_macos_and_windows():
     """The full suite on Ubuntu (every Python); course.py test on macOS and Windows, oldest and newest Python."""
     from course_api.doctor import SUPPORTED_PYTHON
@@ -162,3 +178,41 @@ def test_lab_settings_install_into_the_environment_and_keep_others(tmp_path):
     assert server["MappingKernelManager"] == {"transport_encryption": "auto"}
     overrides = json.loads((tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json").read_text())
     assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+
+
+INSTRUCTOR_FOLDERS = ("submissions", "grades", "site")  # README, "For instructors"; `make site` writes site/
+
+
+@pytest.mark.subprocess
+def test_instructors_folders_are_not_linted_collected_or_committed(tmp_path):
+    """The README's grading example puts submissions/ and grades/ in the course folder, and `make site` writes
+    site/: the students' code there fails no `make lint`, no test run collects it, and git ignores it. A file with
+    the same mistakes in the course's own code is still found (the control)."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    mistake = "import os\nprint( undefined_name )\n"
+    test_file = "def test_from_a_student():\n    assert False\n"
+    for folder in (*INSTRUCTOR_FOLDERS, "course_api", "tests"):
+        place = tmp_path / folder / "ada" if folder in INSTRUCTOR_FOLDERS else tmp_path / folder
+        place.mkdir(parents=True)
+        (place / "work.py").write_text(mistake, encoding="utf-8")
+        (place / "test_work.py").write_text(test_file, encoding="utf-8")
+        cell = nbformat.v4.new_code_cell(mistake)
+        nbformat.write(nbformat.v4.new_notebook(cells=[cell]), place / "03_fastapi.ipynb")
+
+    def run(*command: str) -> str:
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+        return done.stdout + done.stderr
+
+    for lint in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        found = run(sys.executable, "-m", "ruff", *lint)
+        assert "course_api" in found, found  # the control: ruff did look
+        assert not any(folder in found for folder in INSTRUCTOR_FOLDERS), found
+    collected = run(sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-o", "addopts=")
+    collected += run(
+        sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "."
+    )
+    assert "tests/test_work.py::test_from_a_student" in collected, collected
+    assert not any(folder in collected for folder in INSTRUCTOR_FOLDERS), collected
+    paths = [f"{folder}/ada/work.py" for folder in INSTRUCTOR_FOLDERS]
+    ignored = subprocess.run(["git", "check-ignore", *paths], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert ignored.stdout.split() == paths
