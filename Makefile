@@ -65,7 +65,7 @@ site: ## build the course website into site/ (SOLUTIONS=collapsed adds the worke
 doctor: ## check versions, device, PyTorch build, weights and the Jupyter kernel
 	$(COURSE) doctor
 
-lock: ## re-resolve the newest versions allowed by pyproject.toml into constraints.txt
+lock: ## re-resolve the newest versions allowed by pyproject.toml into constraints.txt (setup's PyTorch build)
 	$(COURSE) lock
 
 clean: ## remove .venv, caches, test artifacts, runs/ and site/ (the weights and notebooks stay)

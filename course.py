@@ -351,12 +351,19 @@ def cmd_clean(args: list[str]) -> None:
     print("Removed .venv, caches, test artifacts, runs/ and site/ (the weights and notebooks stay).")
 
 
-def cmd_lock(args: list[str]) -> None:
-    """Re-resolve the newest versions pyproject.toml allows into constraints.txt (torch stays one version)."""
+def cmd_lock(options: dict, args: list[str]) -> None:
+    """Re-resolve the newest versions pyproject.toml allows into constraints.txt (torch stays one version).
+
+    PyTorch comes first, with the same build choice as setup (``--torch``; on Linux without an NVIDIA driver, the
+    CPU-only build): the project's ``torch==X`` is then already met, so pip never pulls the multi-GB CUDA build.
+    """
     lock = ROOT / ".lock-venv"
     shutil.rmtree(lock, ignore_errors=True)
-    run([sys.executable, "-m", "venv", str(lock)])
+    run([options["python"], "-m", "venv", str(lock)])
     python = venv_python(lock)
+    plan = machine_torch_plan(options["torch"], python)
+    print(f"Locking with PyTorch's {plan.build} build ({plan.why}).")
+    run(plan.command(python))
     run([str(python), "-m", "pip", "install", "--quiet", "-e", f".[{EXTRAS}]"])
     frozen = subprocess.run(
         [str(python), "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=False
@@ -392,7 +399,7 @@ COMMANDS = {
     "site": ("build the course website into site/ (site --solutions collapsed)", None),
     "bench": ("load-test the server with wrk on 127.0.0.1 (bench --quick, bench --device cuda)", cmd_bench),
     "screenshots": ("retake the README's screenshots of /docs and /playground (needs Chromium)", cmd_screenshots),
-    "lock": ("re-resolve constraints.txt from pyproject.toml", None),
+    "lock": ("re-resolve constraints.txt from pyproject.toml, with the PyTorch build setup chooses", None),
     "clean": ("remove .venv, caches, test artifacts, runs/ and site/", None),
 }
 COURSE_API = {  # commands that are `course-api <name>` in the environment
@@ -477,8 +484,11 @@ def main(argv: list[str] | None = None) -> int:
         if command == "help":
             print(usage())
             return 0
-        if command in ("clean", "lock"):
-            (cmd_clean if command == "clean" else cmd_lock)(args)
+        if command == "clean":
+            cmd_clean(args)
+            return 0
+        if command == "lock":
+            cmd_lock(options, args)
             return 0
         python = setup({**options, "force": options["force"] or (command == "setup" and "--force" in args)})
         dispatch(command, python, args)

@@ -114,6 +114,39 @@ def test_switching_builds_replaces_torch_and_drops_the_cuda_libraries():
     assert course.torch_to_replace({"torch": VERSION}, windows_cuda) == [VERSION, "torch"]
 
 
+@pytest.mark.parametrize("choice", ["auto", "cpu", "cuda"])
+def test_lock_installs_setups_torch_build_before_the_project(monkeypatch, tmp_path, choice):
+    """`make lock` (course.py lock) chooses PyTorch's build as setup does and installs it first, so the project's
+    torch==X is already met and pip never swaps in another build; constraints.txt pins the plain version."""
+    (tmp_path / "constraints.txt").write_text("# one\n# two\n# three\ntorch==0.0.1\n", encoding="utf-8")
+    chosen: list[str] = []
+    commands: list[list[str]] = []
+
+    def plan(wanted: str, python: Path) -> course.TorchPlan:  # setup's choice, on Linux without an NVIDIA driver
+        chosen.append(wanted)
+        return course.plan_torch(wanted, VERSION, "Linux", False)
+
+    frozen = f"fastapi==9.9.9\ntorch=={VERSION}+cpu\ncourse-api==0.1.0\n"
+    monkeypatch.setattr(course, "ROOT", tmp_path)
+    monkeypatch.setattr(course, "machine_torch_plan", plan)
+    monkeypatch.setattr(course, "run", lambda command, **_: commands.append([str(part) for part in command]))
+    monkeypatch.setattr(course.subprocess, "run", lambda *_, **__: subprocess.CompletedProcess([], 0, frozen, ""))
+    assert course.main(["--torch", choice, "lock"]) == 0
+    assert chosen == [choice]
+    installs = [command[4:] for command in commands if command[1:4] == ["-m", "pip", "install"]]
+    expected = course.plan_torch(choice, VERSION, "Linux", False)
+    assert ("+cpu" in expected.requirement) == (choice != "cuda")
+    assert installs[0] == expected.command("python")[4:]  # torch, its build's index, before anything else
+    assert installs[1][-2:] == ["-e", f".[{course.EXTRAS}]"]
+    assert (tmp_path / "constraints.txt").read_text(encoding="utf-8").splitlines() == [
+        "# one",
+        "# two",
+        "# three",
+        "fastapi==9.9.9",
+        f"torch=={VERSION}",
+    ]
+
+
 @pytest.mark.parametrize(
     ("system", "advice"),
     [
