@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,6 +289,10 @@ class Hub:
             if answer.status_code in (201, 202) or "is already running" in answer.text:
                 event = self.progress(name, deadline)
                 if event.get("ready"):
+                    if problems:  # started in the end: said in the warnings summary, never silently
+                        warnings.warn(
+                            f"{name}'s server started on attempt {attempt}: {'; '.join(problems)}", stacklevel=2
+                        )
                     return attempt
                 problems.append(f"attempt {attempt}: {event.get('message')}")
             else:
