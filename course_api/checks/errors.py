@@ -183,8 +183,12 @@ ADVICE: list[tuple[str, str, str]] = [
 
 def advice(error: BaseException) -> str:
     """What an error like ``error`` usually means, for a beginner; "" when nothing specific is known."""
-    names = {cls.__name__ for cls in type(error).__mro__}
-    text = f"{type(error).__name__}: {error}"
+    return advice_for({cls.__name__ for cls in type(error).__mro__}, f"{type(error).__name__}: {error}")
+
+
+def advice_for(names: set[str], text: str) -> str:
+    """:func:`advice` for an error known only by its type's names and its "Type: message" line (as a traceback
+    printed by another process shows it)."""
     for name, pattern, meaning in ADVICE:
         if (not name or name in names) and re.search(pattern, text):
             return meaning

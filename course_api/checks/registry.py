@@ -61,6 +61,7 @@ class Exercise:
     run: CheckFunction
     points: int = 1
     hints: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()  # files of the student's project that the check reads, e.g. "my_api/main.py"
 
     @property
     def lesson(self) -> str:
@@ -79,13 +80,20 @@ _state: dict[str, Any] = {"lesson": None, "hints_given": {}}
 
 
 def exercise(
-    exercise_id: str, title: str, needs: tuple[str, ...], *, points: int = 1, hints: tuple[str, ...] = ()
+    exercise_id: str,
+    title: str,
+    needs: tuple[str, ...],
+    *,
+    points: int = 1,
+    hints: tuple[str, ...] = (),
+    files: tuple[str, ...] = (),
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register the decorated function as the check of ``exercise_id``, worth ``points``, with ``hints``
-    (from a pointer to where to look, to the key idea; never the answer's line)."""
+    (from a pointer to where to look, to the key idea; never the answer's line). ``needs`` are the notebook's
+    names the check reads; ``files``, the project's files (the check itself says when one is missing)."""
 
     def register(func: CheckFunction) -> CheckFunction:
-        EXERCISES[exercise_id] = Exercise(exercise_id, title, needs, func, points, hints)
+        EXERCISES[exercise_id] = Exercise(exercise_id, title, needs, func, points, hints, files)
         return func
 
     return register

@@ -118,8 +118,10 @@ def _make_report(namespace: dict[str, Any]) -> Callable[[list[str]], str]:
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 return _result("done", run_check(spec, namespace))
-        except ExerciseNotDone:
-            missing = ", ".join(f"`{name}`" for name in spec.needs if name not in namespace) or "what it needs"
+        except ExerciseNotDone as exc:
+            missing = ", ".join(f"`{name}`" for name in spec.needs if name not in namespace)
+            if not missing:  # a project's file, missing or still a stub: the check says which
+                return _result("not done", f"Not done: {exc}")
             return _result(
                 "not done",
                 f"Not done: {missing} did not exist when the check ran: never defined, or the cell that defines it "

@@ -65,7 +65,7 @@ class SheetResult:
 def needed_names(exercise_ids: list[str]) -> dict[str, tuple[str, ...]]:
     from course_api.checks.registry import EXERCISES
 
-    return {exercise_id: EXERCISES[exercise_id].needs for exercise_id in exercise_ids}
+    return {exercise_id: EXERCISES[exercise_id].needs + EXERCISES[exercise_id].files for exercise_id in exercise_ids}
 
 
 def mentions(source: str, names: tuple[str, ...]) -> bool:
