@@ -84,13 +84,23 @@ def count_solutions(nb: nbformat.NotebookNode) -> int:
     return sum(line.strip().startswith(BEGIN) for cell in nb.cells for line in cell.source.splitlines())
 
 
+def stub_magic_cell(source: str, where: str = "cell") -> str:
+    """A cell that writes a file (``%%writefile my_api/main.py``) with its code as the answer: the stub leaves the
+    magic line out, so that running the stub never overwrites the file (one the student may have written in the
+    editor); its first comment says what the cell's first line becomes."""
+    magic, _, rest = source.partition("\n")
+    stub = stub_code(rest, where)
+    return stub.replace("# YOUR CODE HERE", f"# YOUR CODE HERE. Make the first line of this cell: {magic}", 1)
+
+
 def build_exercise(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
     """The worksheet for ``solution``: stubs instead of answers, no outputs, nothing else changed."""
     nb = copy.deepcopy(solution)
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index}"
         if cell.cell_type == "code":
-            cell.source = stub_code(cell.source, where)
+            magic = cell.source.startswith("%%") and BEGIN in cell.source
+            cell.source = stub_magic_cell(cell.source, where) if magic else stub_code(cell.source, where)
             cell.outputs = []
             cell.execution_count = None
             cell.metadata.pop("execution", None)

@@ -105,6 +105,24 @@ def test_stub_without_hint_has_a_default_message():
     assert "x = 1" not in stubbed
 
 
+def test_a_file_writing_answer_never_overwrites_the_file_when_its_stub_runs(tmp_path, monkeypatch):
+    """A %%writefile answer cell: the stub drops the magic line, so that Run All never replaces a file the student
+    wrote in the editor; it says what the first line becomes, and raises like any stub."""
+    source = f"%%writefile my_api/main.py\n{BEGIN}\n### HINT: a FastAPI app\napp = FastAPI()\n{END}"
+    built = build_exercise(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]))
+    stub = built.cells[0].source
+    assert stub == (
+        "# YOUR CODE HERE. Make the first line of this cell: %%writefile my_api/main.py\n"
+        "raise NotImplementedError('a FastAPI app')"
+    )
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_api").mkdir()
+    (tmp_path / "my_api" / "main.py").write_text("written in the editor\n")
+    with pytest.raises(NotImplementedError, match="a FastAPI app"):
+        exec(stub, {})
+    assert (tmp_path / "my_api" / "main.py").read_text() == "written in the editor\n"
+
+
 @pytest.mark.parametrize("source", [f"{BEGIN}\nx = 1", f"x = 1\n{END}", f"{BEGIN}\n{BEGIN}\n{END}\n{END}"])
 def test_unbalanced_markers_are_errors(source):
     with pytest.raises(MarkerError):
