@@ -127,6 +127,32 @@ def write(folder: Path, name: str, nb: Notebook | str) -> None:
     (folder / name).write_text(text, encoding="utf-8")
 
 
+EDITOR_MAIN = """from fastapi import FastAPI
+from pydantic import BaseModel
+
+app = FastAPI(title="Written in the editor")
+
+
+class Health(BaseModel):
+    status: str
+
+
+@app.get("/health")
+def health() -> Health:
+    return Health(status="ok")
+"""
+
+
+def project_in_the_editor(folder: Path, main: str) -> Notebook:
+    """Worksheet 03 answered, but ``my_api/main.py`` written in JupyterLab's editor (its cell left as the stub):
+    the submission holds the folder ``my_api/`` beside the worksheet."""
+    project = folder / "my_api"
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "__init__.py").write_text("", encoding="utf-8")
+    (project / "main.py").write_text(main, encoding="utf-8")
+    return answered("03", set(lesson_ids("03")) - {"03.9"})
+
+
 def _case(lesson: str, change: Callable[[Notebook], Notebook] | None = None) -> Notebook:
     nb = answered(lesson)
     return change(nb) if change else nb
@@ -147,6 +173,9 @@ def build_corpus(root: Path) -> dict[str, int]:
     write(root / "prints", name03, insert_after(answered("03"), "03.1", 'print("x" * 100_000_000)'))
     write(root / "kills", name03, insert_after(answered("03"), "03.1", "import os, signal\nos.kill(os.getpid(), 9)"))
     write(root / "servers", name03, insert_after(answered("03"), "03.5", SERVERS))
+    write(root / "editor", name03, project_in_the_editor(root / "editor", EDITOR_MAIN))
+    broken = EDITOR_MAIN.replace("FastAPI(title", "FastAPi(title")  # the project does not start: 03.9 only
+    write(root / "broken_project", name03, project_in_the_editor(root / "broken_project", broken))
     write(root / "other", name03, other_course())
     write(root / "other", "07_extra.ipynb", other_course())
     (root / "empty").mkdir()
@@ -161,6 +190,8 @@ def build_corpus(root: Path) -> dict[str, int]:
         "prints": full03,
         "kills": points("03.1"),
         "servers": full03,
+        "editor": full03,
+        "broken_project": full03 - points("03.9"),
         "other": 0,
         "empty": 0,
     }

@@ -2,8 +2,9 @@
 
 Every case of the issue is here: moved, copied, split and deleted cells; a redefined ``check``; invalid JSON; a
 cell that loops forever, one that prints 100 MB, one that kills its kernel, one that starts servers and threads,
-one that allocates too much memory, one that reaches for the internet; another course's notebook. Each gets its
-expected points, with the reason in its feedback, and nothing is left behind.
+one that allocates too much memory, one that reaches for the internet; another course's notebook; a student's own
+project (``my_api/``) written in the editor, and one that does not start, which costs only its exercise. Each gets
+its expected points, with the reason in its feedback, and nothing is left behind.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from course_api.checks.registry import NOTEBOOKS
 from course_api.grading import Limits, grade_class
 from course_api.grading.cleanup import marked_processes
 from course_api.ports import is_listening
-from grading_corpus import SERVERS, answered, build_corpus, insert_after, lesson_points, points, write
+from grading_corpus import SERVERS, answered, build_corpus, insert_after, lesson_ids, lesson_points, points, write
 from helpers import BIN
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -138,6 +139,9 @@ def notes_of(output: Path, student: str) -> str:
         ("hog", "MemoryError"),
         ("network", "blocks network access beyond this machine"),
         ("blank", "Not done: `hello` did not exist when the check ran"),
+        ("blank", "Not done: There is no my_api/main.py yet"),
+        ("broken_project", "NameError: name 'FastAPi' is not defined"),
+        ("broken_project", "my_api/main.py, line 4"),
     ],
 )
 def test_the_feedback_gives_the_reason(graded, student, reason):
@@ -202,5 +206,6 @@ def test_the_command_grades_a_class_and_says_where_the_results_are(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "1 student(s), 1 worksheet(s)" in done.stdout
-    assert "[1/1] ada/03_fastapi.ipynb: 1 of 5 exercises done" in done.stderr  # not a terminal: a line each
+    done_line = f"[1/1] ada/03_fastapi.ipynb: 1 of {len(lesson_ids('03'))} exercises done"
+    assert done_line in done.stderr  # not a terminal: a line each
     assert rows(tmp_path / "out" / "grades.csv")["ada"].endswith(f",{points('03.1')}")

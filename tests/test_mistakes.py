@@ -25,7 +25,15 @@ LESSONS = sorted(NOTEBOOKS)
 
 
 def run_cell(source: str, ns: dict[str, Any], name: str) -> None:
-    """Run ``source`` as a notebook cell: its lines show in tracebacks, its prints are kept quiet."""
+    """Run ``source`` as a notebook cell: its lines show in tracebacks, its prints are kept quiet. A cell that
+    starts with IPython's ``%%writefile [-a] PATH`` writes (or appends) the rest of its text to PATH, as IPython
+    does (in an existing folder)."""
+    first, _, body = source.partition("\n")
+    if first.startswith("%%writefile"):
+        *options, path = first.split()[1:]
+        with open(path, "a" if "-a" in options else "w", encoding="utf-8") as file:
+            file.write(body + "\n")
+        return
     filename = f"<cell {name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -48,12 +56,14 @@ class Worksheet:
         self.setup = code[0]
         self.before: dict[str, list[str]] = {}
         self.answer: dict[str, str] = {}
+        self.magic: dict[str, str] = {}  # an answer cell's first line when it is a cell magic (%%writefile ...)
         cells: list[str] = []
         for source in code[1:]:
             if source.startswith("check("):  # the cell before a check is the exercise's answer cell
                 exercise = source.split('"')[1]
                 self.before[exercise] = cells[:-1]
                 self.answer[exercise] = solution_block(cells[-1])
+                self.magic[exercise] = cells[-1].split("\n", 1)[0] if cells[-1].startswith("%%") else ""
             else:
                 cells.append(source)
 
@@ -87,7 +97,8 @@ def attempt(lesson_fixture: Any, exercise: str, answer: str, label: str) -> str:
     run_cell(module.RESET, ns, f"{name} reset")
     for index, source in enumerate(sheet.before[exercise]):
         run_cell(source, ns, f"{name} before {exercise} #{index}")
-    run_cell(answer, ns, label)
+    magic = sheet.magic[exercise]
+    run_cell(f"{magic}\n{answer.lstrip()}" if magic else answer, ns, label)  # the file's line 1 is the code's
     return run_check(EXERCISES[exercise], ns)
 
 

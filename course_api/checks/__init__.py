@@ -15,7 +15,16 @@ The registry and ``check()`` are in :mod:`course_api.checks.registry`; each less
 from __future__ import annotations
 
 # Importing the lesson modules registers their exercises in EXERCISES.
-from course_api.checks import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06  # noqa: F401
+from course_api.checks import (  # noqa: F401
+    lesson01,
+    lesson02,
+    lesson03,
+    lesson03_app,
+    lesson04,
+    lesson05,
+    lesson06,
+    project,
+)
 from course_api.checks.registry import (
     EXERCISES,
     CheckFailed,

@@ -720,3 +720,662 @@ def test_square(client: TestClient) -> None:
 """,
     ),
 ]
+
+CASES += [
+    # 03.6 a response model
+    mistake(
+        "03.6",
+        "returns the stored dicts with no response model",
+        """
+class NoteSummary(BaseModel):
+    id: int
+    title: str
+
+
+@app.get("/notes")
+def list_notes() -> list[dict]:
+    return list(notes.values())
+""",
+        "no response model of NoteSummary",
+        "list[NoteSummary]",
+    ),
+    mistake(
+        "03.6",
+        "NoteSummary keeps the body",
+        """
+class NoteSummary(BaseModel):
+    id: int
+    title: str
+    body: str
+
+
+@app.get("/notes")
+def list_notes() -> list[NoteSummary]:
+    return list(notes.values())
+""",
+        "body would go out too",
+    ),
+    mistake(
+        "03.6",
+        "response_model= one NoteSummary for a list",
+        """
+class NoteSummary(BaseModel):
+    id: int
+    title: str
+
+
+@app.get("/notes", response_model=NoteSummary)
+def list_notes():
+    return list(notes.values())
+""",
+        "a list of notes",
+        "list[NoteSummary]",
+    ),
+    mistake(
+        "03.6",
+        "the return annotation says one NoteSummary",
+        """
+class NoteSummary(BaseModel):
+    id: int
+    title: str
+
+
+@app.get("/notes")
+def list_notes() -> NoteSummary:
+    return list(notes.values())
+""",
+        "list[NoteSummary]",
+    ),
+    mistake(
+        "03.6",
+        "returns the dict of notes, not a list",
+        """
+class NoteSummary(BaseModel):
+    id: int
+    title: str
+
+
+@app.get("/notes")
+def list_notes() -> list[NoteSummary]:
+    return notes
+""",
+        "ResponseValidationError",
+        "does not match the route's response model",
+    ),
+    mistake(
+        "03.6",
+        "the function without its route",
+        """
+class NoteSummary(BaseModel):
+    id: int
+    title: str
+
+
+def list_notes() -> list[NoteSummary]:
+    return list(notes.values())
+""",
+        'Add GET /notes: @app.get("/notes")',
+    ),
+    mistake(
+        "03.6",
+        "filters by hand, with no model at all",
+        """
+class NoteSummary(BaseModel):
+    id: int
+    title: str
+
+
+@app.get("/notes")
+def list_notes() -> list:
+    return [{"id": note["id"], "title": note["title"]} for note in notes.values()]
+""",
+        "no response model of NoteSummary",
+    ),
+    mistake(
+        "03.6",
+        "lists the newest note first",
+        """
+class NoteSummary(BaseModel):
+    id: int
+    title: str
+
+
+@app.get("/notes")
+def list_notes() -> list[NoteSummary]:
+    return sorted(notes.values(), key=lambda note: note["id"], reverse=True)
+""",
+        "oldest first",
+    ),
+    correct(
+        "03.6",
+        "response_model= in the decorator, notes sorted by id",
+        """
+class NoteSummary(BaseModel):
+    id: int
+    title: str
+
+
+@app.get("/notes", response_model=list[NoteSummary])
+def list_notes():
+    return [notes[note_id] for note_id in sorted(notes)]
+""",
+    ),
+    # 03.7 waiting without blocking
+    mistake(
+        "03.7",
+        "time.sleep in an async def",
+        """
+@app.get("/slow-square")
+async def slow_square(n: int) -> dict:
+    time.sleep(0.2)
+    return {"n": n, "square": n * n}
+""",
+        "async def that calls time.sleep",
+        "blocks the event loop",
+    ),
+    mistake(
+        "03.7",
+        "asyncio.sleep without await",
+        """
+@app.get("/slow-square")
+async def slow_square(n: int) -> dict:
+    asyncio.sleep(0.2)
+    return {"n": n, "square": n * n}
+""",
+        "without await",
+    ),
+    mistake(
+        "03.7",
+        "asyncio.sleep in a def function",
+        """
+@app.get("/slow-square")
+def slow_square(n: int) -> dict:
+    asyncio.sleep(0.2)
+    return {"n": n, "square": n * n}
+""",
+        "use time.sleep(0.2)",
+    ),
+    mistake(
+        "03.7",
+        "does not wait at all",
+        """
+@app.get("/slow-square")
+def slow_square(n: int) -> dict:
+    return {"n": n, "square": n * n}
+""",
+        "should wait 0.2 s",
+    ),
+    mistake(
+        "03.7",
+        "n + n instead of n * n",
+        """
+@app.get("/slow-square")
+def slow_square(n: int) -> dict:
+    time.sleep(0.2)
+    return {"n": n, "square": n + n}
+""",
+        '"square": 144',
+    ),
+    mistake(
+        "03.7",
+        "an async def that calls a blocking helper",
+        """
+def look_up_square(n):
+    time.sleep(0.2)  # the slow database
+    return n * n
+
+
+@app.get("/slow-square")
+async def slow_square(n: int) -> dict:
+    return {"n": n, "square": look_up_square(n)}
+""",
+        "waited in line",
+        "await every wait, or make it a def function",
+    ),
+    mistake(
+        "03.7",
+        "from time import sleep, in an async def",
+        """
+from time import sleep
+
+
+@app.get("/slow-square")
+async def slow_square(n: int) -> dict:
+    sleep(0.2)
+    return {"n": n, "square": n * n}
+""",
+        "blocks the event loop",
+    ),
+    mistake(
+        "03.7",
+        "n declared as a str",
+        """
+@app.get("/slow-square")
+def slow_square(n: str) -> dict:
+    time.sleep(0.2)
+    return {"n": n, "square": n * n}
+""",
+        "TypeError",
+        "can't multiply sequence",
+    ),
+    correct(
+        "03.7",
+        "a def function with time.sleep",
+        """
+@app.get("/slow-square")
+def slow_square(n: int) -> dict:
+    time.sleep(0.2)  # runs in a thread of its own: the others go on
+    return {"n": n, "square": n * n}
+""",
+    ),
+    # 03.8 a router, in the right order
+    mistake(
+        "03.8",
+        "/{note_id} declared before /latest",
+        """
+notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
+
+
+@notes_v2.get("/{note_id}")
+def read_note_v2(note_id: int) -> dict:
+    if note_id not in notes:
+        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
+    return notes[note_id]
+
+
+@notes_v2.get("/latest")
+def read_latest_note() -> dict:
+    if not notes:
+        raise HTTPException(status_code=404, detail="There are no notes yet")
+    return notes[max(notes)]
+
+
+app.include_router(notes_v2)
+""",
+        "declare /latest before /{note_id}",
+    ),
+    mistake(
+        "03.8",
+        "the router never included",
+        """
+notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
+
+
+@notes_v2.get("/latest")
+def read_latest_note() -> dict:
+    if not notes:
+        raise HTTPException(status_code=404, detail="There are no notes yet")
+    return notes[max(notes)]
+
+
+@notes_v2.get("/{note_id}")
+def read_note_v2(note_id: int) -> dict:
+    if note_id not in notes:
+        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
+    return notes[note_id]
+""",
+        "app.include_router(notes_v2)",
+    ),
+    mistake(
+        "03.8",
+        "the prefix written again in each path",
+        """
+notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
+
+
+@notes_v2.get("/v2/notes/latest")
+def read_latest_note() -> dict:
+    if not notes:
+        raise HTTPException(status_code=404, detail="There are no notes yet")
+    return notes[max(notes)]
+
+
+@notes_v2.get("/v2/notes/{note_id}")
+def read_note_v2(note_id: int) -> dict:
+    if note_id not in notes:
+        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
+    return notes[note_id]
+
+
+app.include_router(notes_v2)
+""",
+        "adds its prefix to each path",
+    ),
+    mistake(
+        "03.8",
+        "the routes declared on app, the router left empty",
+        """
+notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
+
+
+@app.get("/v2/notes/latest")
+def read_latest_note() -> dict:
+    return notes[max(notes)]
+
+
+@app.get("/v2/notes/{note_id}")
+def read_note_v2(note_id: int) -> dict:
+    return notes[note_id]
+
+
+app.include_router(notes_v2)
+""",
+        "declare them on the router",
+    ),
+    mistake(
+        "03.8",
+        "latest gives the oldest note",
+        """
+notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
+
+
+@notes_v2.get("/latest")
+def read_latest_note() -> dict:
+    if not notes:
+        raise HTTPException(status_code=404, detail="There are no notes yet")
+    return notes[min(notes)]
+
+
+@notes_v2.get("/{note_id}")
+def read_note_v2(note_id: int) -> dict:
+    if note_id not in notes:
+        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
+    return notes[note_id]
+
+
+app.include_router(notes_v2)
+""",
+        "not the newest one",
+    ),
+    mistake(
+        "03.8",
+        "latest crashes when there are no notes",
+        """
+notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
+
+
+@notes_v2.get("/latest")
+def read_latest_note() -> dict:
+    return notes[max(notes)]
+
+
+@notes_v2.get("/{note_id}")
+def read_note_v2(note_id: int) -> dict:
+    if note_id not in notes:
+        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
+    return notes[note_id]
+
+
+app.include_router(notes_v2)
+""",
+        "no notes yet crashed",
+        "status_code=404",
+    ),
+    mistake(
+        "03.8",
+        "the prefix is only /v2",
+        """
+notes_v2 = APIRouter(prefix="/v2", tags=["notes v2"])
+
+
+@notes_v2.get("/notes/latest")
+def read_latest_note() -> dict:
+    if not notes:
+        raise HTTPException(status_code=404, detail="There are no notes yet")
+    return notes[max(notes)]
+
+
+@notes_v2.get("/notes/{note_id}")
+def read_note_v2(note_id: int) -> dict:
+    if note_id not in notes:
+        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
+    return notes[note_id]
+
+
+app.include_router(notes_v2)
+""",
+        'make it "/v2/notes"',
+    ),
+    mistake(
+        "03.8",
+        "a missing note answers 200 with null",
+        """
+notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
+
+
+@notes_v2.get("/latest")
+def read_latest_note() -> dict:
+    if not notes:
+        raise HTTPException(status_code=404, detail="There are no notes yet")
+    return notes[max(notes)]
+
+
+@notes_v2.get("/{note_id}")
+def read_note_v2(note_id: int) -> dict | None:
+    return notes.get(note_id)
+
+
+app.include_router(notes_v2)
+""",
+        "expected status 404, got 200",
+    ),
+    mistake(
+        "03.8",
+        "a router without tags",
+        """
+notes_v2 = APIRouter(prefix="/v2/notes")
+
+
+@notes_v2.get("/latest")
+def read_latest_note() -> dict:
+    if not notes:
+        raise HTTPException(status_code=404, detail="There are no notes yet")
+    return notes[max(notes)]
+
+
+@notes_v2.get("/{note_id}")
+def read_note_v2(note_id: int) -> dict:
+    if note_id not in notes:
+        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
+    return notes[note_id]
+
+
+app.include_router(notes_v2)
+""",
+        "tags",
+    ),
+    correct(
+        "03.8",
+        "latest from the last value, the router included before its routes",
+        """
+notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes, version 2"])
+app.include_router(notes_v2)  # FastAPI keeps the router itself: routes added after this count too
+
+
+@notes_v2.get("/latest")
+def read_latest_note():
+    if len(notes) == 0:
+        raise HTTPException(404, "No notes yet")
+    return list(notes.values())[-1]
+
+
+@notes_v2.get("/{note_id}")
+def read_note_v2(note_id: int):
+    note = notes.get(note_id)
+    if note is None:
+        raise HTTPException(status_code=404, detail=f"No note {note_id}")
+    return note
+""",
+    ),
+    # 03.9 your own API, in a file of its own (the code is the file's text; %%writefile my_api/main.py comes first)
+    mistake(
+        "03.9",
+        "FastAPI misspelled",
+        """
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+app = FastAPi(title="My model API")
+
+
+class Health(BaseModel):
+    status: str
+
+
+@app.get("/health")
+def health() -> Health:
+    return Health(status="ok")
+""",
+        "NameError",
+        "my_api/main.py, line 4",
+    ),
+    mistake(
+        "03.9",
+        "the application is called api",
+        """
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+api = FastAPI(title="My model API")
+
+
+class Health(BaseModel):
+    status: str
+
+
+@api.get("/health")
+def health() -> Health:
+    return Health(status="ok")
+""",
+        "has no `app`",
+    ),
+    mistake(
+        "03.9",
+        "BaseModel used without its import",
+        """
+from fastapi import FastAPI
+
+app = FastAPI(title="My model API")
+
+
+class Health(BaseModel):
+    status: str
+
+
+@app.get("/health")
+def health() -> Health:
+    return Health(status="ok")
+""",
+        "name 'BaseModel' is not defined",
+        "only its own imports",
+    ),
+    mistake(
+        "03.9",
+        "the route is /healthz",
+        """
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+app = FastAPI(title="My model API")
+
+
+class Health(BaseModel):
+    status: str
+
+
+@app.get("/healthz")
+def health() -> Health:
+    return Health(status="ok")
+""",
+        "no such route",
+        "/healthz",
+    ),
+    mistake(
+        "03.9",
+        "answers the plain text ok",
+        """
+from fastapi import FastAPI
+
+app = FastAPI(title="My model API")
+
+
+@app.get("/health")
+def health() -> str:
+    return "ok"
+""",
+        'it should answer {"status": "ok"}',
+    ),
+    mistake(
+        "03.9",
+        "the right JSON, without the response model",
+        """
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+app = FastAPI(title="My model API")
+
+
+class Health(BaseModel):
+    status: str
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"status": "ok"}
+""",
+        "without the response model Health",
+    ),
+    mistake(
+        "03.9",
+        "a colon missing after the def line",
+        """
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+app = FastAPI(title="My model API")
+
+
+class Health(BaseModel):
+    status: str
+
+
+@app.get("/health")
+def health() -> Health
+    return Health(status="ok")
+""",
+        "my_api/main.py, line 12",
+        "Python cannot read the file",
+    ),
+    mistake(
+        "03.9",
+        "the stub left in the file",
+        """
+from fastapi import FastAPI
+
+app = FastAPI(title="My model API")
+# YOUR CODE HERE
+raise NotImplementedError("write the health route")
+""",
+        "still holds the `raise NotImplementedError(...)` line",
+    ),
+    correct(
+        "03.9",
+        "response_model= and a default value",
+        """
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+
+class Health(BaseModel):
+    status: str = "ok"
+
+
+app = FastAPI(title="Digits, served by me", version="0.1.0")
+
+
+@app.get("/health", response_model=Health)
+async def health():
+    return {"status": "ok"}
+""",
+    ),
+]
