@@ -90,14 +90,14 @@ def write_inputs(folder: Path, naive_side: int) -> Inputs:
     ``naive_side`` x ``naive_side`` list of lists for the naive baseline; and a sentence."""
     import numpy as np
 
-    from course_api.samples import digit_pixels, digit_png, draw
+    from course_api.samples import digit_png, draw, held_out_pixels
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "digit.png").write_bytes(digit_png(DIGIT))
-    pixels = digit_pixels(DIGIT).astype(int).tolist()
+    pixels = held_out_pixels(DIGIT).astype(int).tolist()
     (folder / "pixels.json").write_text(json.dumps({"images": [pixels]}), encoding="utf-8")
     (folder / "text.json").write_text(json.dumps({"text": TEXT}), encoding="utf-8")
-    grey = np.asarray(draw(digit_pixels(DIGIT), size=naive_side), dtype=np.uint8).tolist()
+    grey = np.asarray(draw(held_out_pixels(DIGIT), size=naive_side), dtype=np.uint8).tolist()
     (folder / "naive.json").write_text(json.dumps({"image": grey}), encoding="utf-8")
     return Inputs(folder)
 

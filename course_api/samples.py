@@ -18,7 +18,7 @@ def _test_digits() -> tuple[np.ndarray, np.ndarray]:
     return x_test, y_test
 
 
-def digit_pixels(digit: int, index: int = 0) -> np.ndarray:
+def held_out_pixels(digit: int, index: int = 0) -> np.ndarray:
     """The ``index``-th held-out 8x8 image (values 0..16) of ``digit``: the model never trained on it."""
     if not 0 <= digit <= 9:
         raise ValueError(f"digit must be 0..9, not {digit}")
@@ -42,7 +42,7 @@ def encode(image: Image.Image, fmt: str = "PNG") -> bytes:
 
 def digit_png(digit: int, index: int = 0, size: int = 128) -> bytes:
     """PNG bytes of a held-out handwritten ``digit``, ready to upload to ``/predict/image``."""
-    return encode(draw(digit_pixels(digit, index), size=size))
+    return encode(draw(held_out_pixels(digit, index), size=size))
 
 
 def save_digit_png(path: str | Path, digit: int, index: int = 0, size: int = 128) -> Path:

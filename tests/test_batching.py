@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from course_api.batching import BatcherClosed, MicroBatcher, QueueFull
 from course_api.inference import Predictor
 from course_api.notebook import serve_in_background
-from course_api.samples import digit_pixels, digit_png
+from course_api.samples import digit_png, held_out_pixels
 from course_api.server import create_app
 from course_api.settings import Settings
 
@@ -190,7 +190,7 @@ def test_close_refuses_new_requests(executor):
 
 def test_batched_answers_equal_one_at_a_time(models, settings):
     """The real models: 48 digits and 48 sentences, batched by the Predictor or run alone, agree (allclose)."""
-    images = [digit_pixels(n % 10, index=n // 10) for n in range(48)]
+    images = [held_out_pixels(n % 10, index=n // 10) for n in range(48)]
     texts = [f"{word} course number {n}" for n, word in enumerate(["great", "awful", "not bad", "boring"] * 12)]
 
     async def main():

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from course_api.image_fast_path import single_file_part
-from course_api.samples import digit_pixels, digit_png, draw, encode
+from course_api.samples import digit_png, draw, encode, held_out_pixels
 
 BOUNDARY = b"xYzZY"
 
@@ -53,7 +53,7 @@ def images() -> list[tuple[str, bytes, str]]:
     rng = np.random.default_rng(3)
     noisy = Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8), "RGB")
     found = [
-        ("light-on-dark.png", encode(draw(digit_pixels(3), size=96, dark_on_light=False)), "image/png"),
+        ("light-on-dark.png", encode(draw(held_out_pixels(3), size=96, dark_on_light=False)), "image/png"),
         ("noise.png", _encode(noisy, "PNG"), "image/png"),
         ("noise.jpg", _encode(noisy, "JPEG"), "image/jpeg"),
         ("alpha.png", _encode(noisy.convert("RGBA"), "PNG"), "image/png"),

@@ -91,7 +91,7 @@ def test_uvicorn_run_in_the_file_is_named(tmp_path):
 
 
 def test_a_missing_file_or_a_stub_is_not_done(tmp_path):
-    with pytest.raises(ExerciseNotDone, match="There is no my_api/main.py yet"), running_app(tmp_path / "my_api"):
+    with pytest.raises(ExerciseNotDone, match=r"There is no my_api/main\.py yet"), running_app(tmp_path / "my_api"):
         pass
     folder = project(tmp_path, "# YOUR CODE HERE\nraise NotImplementedError('later')\n")
     with pytest.raises(ExerciseNotDone, match="still holds the `raise NotImplementedError"), running_app(folder):
