@@ -85,6 +85,12 @@ def lesson(request, tmp_path_factory) -> Any:
     os.chdir(old)
 
 
+@pytest.fixture(autouse=True)
+def _short_start_limit(monkeypatch):
+    """A student's app that hangs at start-up is stopped after 10 s here (30 s for students)."""
+    monkeypatch.setattr("course_api.checks.student_app.START_SECONDS", 10.0)
+
+
 def cases(lesson: str) -> list[Case]:
     module = importlib.import_module(f"corpus.lesson{lesson}")
     return list(module.CASES)

@@ -67,6 +67,12 @@ ADVICE: list[tuple[str, str, str]] = [
         "raise HTTPException(status_code=404, detail=...) instead of letting a KeyError become a 500.",
     ),
     (
+        "RuntimeError",
+        r"requires grad",
+        "The model recorded its work for training, and such a tensor cannot become NumPy: compute under "
+        "`with torch.inference_mode():` (or call .detach() first).",
+    ),
+    (
         "NameError",
         r"",
         "A name is used before it is defined: check its spelling, and run the cells above (the setup cell too).",

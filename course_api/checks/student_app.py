@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ PROJECT = "my_api"  # the project's folder, next to the worksheets
 START_SECONDS = 30.0  # to import the app and run its lifespan's start-up
 REQUEST_SECONDS = 10.0
 
-_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
+_FRAME = re.compile(r'^[\s|+]*File "(?P<file>[^"]+)", line (?P<line>\d+)')  # also inside exception groups
 _ERROR = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)|StopIteration)(: (?P<message>.*))?$")
 _NOT_IMPORTED = re.compile(r'Could not import module "(?P<module>[^"]+)"')
 _NO_ATTRIBUTE = re.compile(r'Attribute "(?P<name>[^"]+)" not found in module "(?P<module>[^"]+)"')
@@ -67,6 +68,35 @@ FILE_ADVICE: list[tuple[str, str, str]] = [
         "NotImplementedError",
         r"",
         "Replace the `raise NotImplementedError(...)` line with your code, and write the file again.",
+    ),
+    (
+        "TypeError",
+        r"(async iterator|async_generator|didn't yield|did not yield)",
+        "A lifespan handler must `yield` once: the code before it runs at start-up, and the server answers "
+        "requests while the handler waits at the yield.",
+    ),
+    (
+        "AttributeError",
+        r"'State' object has no attribute",
+        "app.state holds only what the lifespan stored in it: store the model there (app.state.model = ...) before "
+        "the lifespan's yield, and read the same name.",
+    ),
+    (
+        "UnpicklingError",
+        r"",
+        "torch.load reads pickle files, and a .safetensors file is not one. Read it with "
+        "safetensors.torch.load_file(path), then model.load_state_dict(...): that also never runs code from a file.",
+    ),
+    (
+        "",
+        r"(CUDA|NVIDIA driver|compiled with CUDA enabled|MPS backend|invalid device ordinal)",
+        "This machine has no such GPU: choose the device from what it has, for example "
+        "torch.device('cuda' if torch.cuda.is_available() else 'cpu').",
+    ),
+    (
+        "RuntimeError",
+        r"state_dict.*(Missing key|Unexpected key|size mismatch)",
+        "The weights do not fit the model's class: load digits.safetensors into the DigitCNN of my_api/model.py.",
     ),
 ]
 
@@ -122,6 +152,13 @@ class StudentApp:
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
 
+    def error_output(self, wait: float = 3.0) -> str:
+        """The output once it holds an error's traceback: uvicorn logs it just after the 500 has gone out."""
+        deadline = time.monotonic() + wait
+        while not _last_error(self.output()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.output()
+
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         import requests
 
@@ -143,15 +180,27 @@ class StudentApp:
 
 
 @contextlib.contextmanager
-def running_app(folder: Path, app: str = "app", timeout: float = START_SECONDS) -> Iterator[StudentApp]:
-    """Start ``<folder>.main:<app>`` with uvicorn from ``folder``'s parent, as a terminal would; yield it running;
-    stop it and everything it started. A crash or a hang at start-up fails the check with the reason."""
+def project_copy(folder: Path) -> Iterator[Path]:
+    """A copy of the project in a temporary folder, under the same name: a check may change it (add a file, take
+    the weights away) without touching the student's own. Removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="course-api-project-") as place:
+        copied = Path(place) / folder.name
+        shutil.copytree(folder, copied, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        yield copied
+
+
+@contextlib.contextmanager
+def running_app(folder: Path, target: str = "", timeout: float | None = None) -> Iterator[StudentApp]:
+    """Start ``target`` (by default ``<folder>.main:app``) with uvicorn from ``folder``'s parent, as a terminal
+    would; yield it running; stop it and everything it started. A crash or a hang at start-up (``timeout``
+    seconds, :data:`START_SECONDS` by default) fails the check with the reason."""
     from course_api.notebook import start_process
     from course_api.ports import free_port
 
-    require_sources(folder, "main.py")
+    require_sources(folder, *(() if target else ("main.py",)))
+    timeout = timeout or START_SECONDS
     port = free_port()
-    target = f"{folder.name}.main:{app}"
+    target = target or f"{folder.name}.main:app"
     command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     handle, name = tempfile.mkstemp(prefix="course-api-app-", suffix=".log")
@@ -232,6 +281,19 @@ def start_failure(output: str, folder: Path) -> str:
     return "\n".join(lines)
 
 
+def server_error(output: str, folder: Path, request: str) -> str:
+    """Why ``request`` got a 500, from what the app printed: the error, the student's line, what it means."""
+    error = _last_error(output)
+    where = _last_student_frame(output, folder)
+    lines = [f"{request} answered 500 Internal Server Error: your code raised {error or 'an error'}"]
+    if where:
+        lines.append(f"  in {where}")
+    names, text = _error_names(error)
+    meaning = _file_advice(names, text) or advice_for(names, text)
+    lines.append(f"That usually means: {meaning}" if meaning else "Read the error, fix that line, then check again.")
+    return "\n".join(lines)
+
+
 def hang(output: str, folder: Path, timeout: float) -> str:
     """Why the app may not have started listening within ``timeout`` seconds."""
     source = "\n".join(
@@ -255,7 +317,8 @@ def hang(output: str, folder: Path, timeout: float) -> str:
 
 def _last_error(output: str) -> str:
     """The last "SomeError: message" line of a traceback in ``output``."""
-    errors = [line.strip() for line in output.splitlines() if _ERROR.match(line.strip())]
+    lines = [line.strip().lstrip("|+").strip() for line in output.splitlines()]  # exception groups indent with |
+    errors = [line for line in lines if _ERROR.match(line)]
     return errors[-1] if errors else ""
 
 
@@ -269,7 +332,7 @@ def _error_names(error: str) -> tuple[set[str], str]:
 
 def _file_advice(names: set[str], text: str) -> str:
     for name, pattern, meaning in FILE_ADVICE:
-        if name in names and re.search(pattern, text):
+        if (not name or name in names) and re.search(pattern, text):
             return meaning
     return ""
 
@@ -286,7 +349,7 @@ def _last_student_frame(output: str, folder: Path) -> str:
         path = Path(frame["file"])
         with contextlib.suppress(OSError, ValueError):
             path.resolve().relative_to(root)
-            source = lines[index + 1].strip() if index + 1 < len(lines) else ""
+            source = lines[index + 1].strip().lstrip("|").strip() if index + 1 < len(lines) else ""
             shown = f"{_shown(path, folder)}, line {frame['line']}"
             found = f"{shown}: {source}" if source and not _FRAME.match(lines[index + 1]) else shown
     return found

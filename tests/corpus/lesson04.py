@@ -587,3 +587,355 @@ def latency_summary(samples: list[float]) -> dict[str, float]:
 """,
     ),
 ]
+
+# The project's files (the code is the file's text; the cell's first line, %%writefile my_api/..., comes first).
+SERVING = """
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import torch
+from fastapi import FastAPI, Request
+from safetensors.torch import load_file
+
+from my_api.model import DigitCNN
+
+WEIGHTS = Path(__file__).parent / "digits.safetensors"
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_model(path: Path, device: torch.device) -> DigitCNN:
+    model = DigitCNN()
+    model.load_state_dict(load_file(path))
+    return model.to(device).eval()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    app.state.model = load_model(WEIGHTS, DEVICE)
+    yield
+    app.state.model = None
+
+
+def get_model(request: Request) -> DigitCNN:
+    return request.app.state.model
+"""
+
+MAIN = """
+from typing import Annotated
+
+import torch
+from fastapi import Depends, FastAPI, HTTPException, Request, UploadFile
+from pydantic import BaseModel
+
+from my_api.model import DigitCNN
+from my_api.preprocess import BrokenImage, NotAnImage, open_picture, to_pixels
+from my_api.serving import DEVICE, WEIGHTS, get_model, lifespan, load_model
+
+MAX_UPLOAD_BYTES = 1_000_000
+app = FastAPI(title="My model API", lifespan=lifespan)
+
+
+class Health(BaseModel):
+    status: str
+    model_loaded: bool
+
+
+class Prediction(BaseModel):
+    digit: int
+    probability: float
+
+
+@app.get("/health")
+def health(request: Request) -> Health:
+    return Health(status="ok", model_loaded=getattr(request.app.state, "model", None) is not None)
+
+
+@app.post("/predict")
+def predict(file: UploadFile, model: Annotated[DigitCNN, Depends(get_model)]) -> Prediction:
+    data = file.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise HTTPException(status_code=413, detail=f"Upload at most {MAX_UPLOAD_BYTES:,} bytes.")
+    try:
+        pixels = to_pixels(open_picture(data))
+    except NotAnImage as error:
+        raise HTTPException(status_code=415, detail=str(error)) from None
+    except BrokenImage as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+    batch = torch.from_numpy(pixels)[None].to(DEVICE)
+    with torch.inference_mode():
+        probabilities = torch.softmax(model(batch), dim=1)[0]
+    return Prediction(digit=int(probabilities.argmax()), probability=float(probabilities.max()))
+"""
+
+
+def changed(text: str, old: str, new: str) -> str:
+    """``text`` with ``old`` replaced by ``new`` (which must be there: a corpus case that changes nothing is a bug)."""
+    if old not in text:
+        raise ValueError(f"{old!r} is not in the file")
+    return text.replace(old, new)
+
+
+CASES += [
+    # 04.5 load the model once (my_api/serving.py)
+    mistake(
+        "04.5",
+        "torch.load of the safetensors file",
+        changed(SERVING, "model.load_state_dict(load_file(path))", "model.load_state_dict(torch.load(path))"),
+        "calls torch.load(...)",
+        "load_file",
+    ),
+    mistake(
+        "04.5",
+        "the weights' path relative to wherever the server starts",
+        changed(SERVING, 'Path(__file__).parent / "digits.safetensors"', 'Path("digits.safetensors")'),
+        "FileNotFoundError",
+        "Path(__file__).parent",
+    ),
+    mistake(
+        "04.5",
+        "no eval(): the model stays in training mode",
+        changed(SERVING, "return model.to(device).eval()", "return model.to(device)"),
+        "training mode",
+        ".eval()",
+    ),
+    mistake(
+        "04.5",
+        "a DigitCNN without its trained weights",
+        changed(SERVING, "    model.load_state_dict(load_file(path))\n", ""),
+        "random weights",
+        "load_state_dict",
+    ),
+    mistake(
+        "04.5",
+        "get_model loads a new model for each request",
+        changed(SERVING, "return request.app.state.model", "return load_model(WEIGHTS, DEVICE)"),
+        "a new model for each request",
+    ),
+    mistake(
+        "04.5",
+        "a lifespan without yield",
+        changed(SERVING, "    yield\n    app.state.model = None\n", ""),
+        "must `yield` once",
+    ),
+    mistake(
+        "04.5",
+        "a lifespan that waits forever before its yield",
+        changed(
+            SERVING, "    yield\n", "    await asyncio.Event().wait()  # until someone sets it: never\n    yield\n"
+        ).replace("from contextlib import", "import asyncio\nfrom contextlib import"),
+        "did not start answering",
+        "never reaches `yield`",
+    ),
+    mistake(
+        "04.5",
+        "the model kept in a local variable, not in app.state",
+        changed(
+            SERVING, "    app.state.model = load_model(WEIGHTS, DEVICE)\n", "    model = load_model(WEIGHTS, DEVICE)\n"
+        ),
+        "'State' object has no attribute 'model'",
+        "store the model there",
+    ),
+    mistake(
+        "04.5",
+        "a GPU this machine does not have",
+        changed(SERVING, 'torch.device("cuda" if torch.cuda.is_available() else "cpu")', 'torch.device("cuda:7")'),
+        "torch.cuda.is_available()",
+    ),
+    correct(
+        "04.5",
+        "the weights straight onto the device, and mps on a Mac",
+        """
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import torch
+from fastapi import FastAPI, Request
+from safetensors.torch import load_file
+
+from my_api.model import DigitCNN
+
+HERE = Path(__file__).resolve().parent
+WEIGHTS = HERE / "digits.safetensors"
+if torch.cuda.is_available():
+    DEVICE = torch.device("cuda")
+elif torch.backends.mps.is_available():
+    DEVICE = torch.device("mps")
+else:
+    DEVICE = torch.device("cpu")
+
+
+def load_model(path, device):
+    model = DigitCNN().to(device)
+    model.load_state_dict(load_file(path, device=str(device)))
+    model.eval()
+    return model
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    app.state.model = load_model(WEIGHTS, DEVICE)
+    print("model loaded on", DEVICE)
+    yield
+
+
+def get_model(request: Request):
+    return request.app.state.model
+""",
+    ),
+    # 04.6 POST /predict, backed by the model (my_api/main.py)
+    mistake(
+        "04.6",
+        "the model loaded for each request",
+        changed(
+            MAIN,
+            "def predict(file: UploadFile, model: Annotated[DigitCNN, Depends(get_model)])",
+            "def predict(file: UploadFile)",
+        ).replace(
+            "    batch = torch.from_numpy", "    model = load_model(WEIGHTS, DEVICE)\n    batch = torch.from_numpy"
+        ),
+        "reads digits.safetensors for each request",
+    ),
+    mistake(
+        "04.6",
+        "logits, not probabilities",
+        changed(MAIN, "torch.softmax(model(batch), dim=1)[0]", "model(batch)[0]"),
+        "softmax",
+    ),
+    mistake(
+        "04.6",
+        "no error handling: a text file crashes the route",
+        changed(
+            MAIN,
+            """    try:
+        pixels = to_pixels(open_picture(data))
+    except NotAnImage as error:
+        raise HTTPException(status_code=415, detail=str(error)) from None
+    except BrokenImage as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+""",
+            "    pixels = to_pixels(open_picture(data))\n",
+        ),
+        "answered 500",
+        "NotAnImage",
+    ),
+    mistake(
+        "04.6",
+        "every bad upload is a 400",
+        changed(
+            MAIN,
+            "except NotAnImage as error:\n        raise HTTPException(status_code=415",
+            "except NotAnImage as error:\n        raise HTTPException(status_code=400",
+        ),
+        "answered 400",
+        "415",
+    ),
+    mistake(
+        "04.6",
+        "a PNG cut short answers 415",
+        changed(
+            MAIN,
+            "except BrokenImage as error:\n        raise HTTPException(status_code=422",
+            "except BrokenImage as error:\n        raise HTTPException(status_code=415",
+        ),
+        "cut short",
+        "422",
+    ),
+    mistake(
+        "04.6",
+        "exactly 1,000,000 bytes refused",
+        changed(MAIN, "if len(data) > MAX_UPLOAD_BYTES:", "if len(data) >= MAX_UPLOAD_BYTES:"),
+        "still allowed",
+    ),
+    mistake(
+        "04.6",
+        "the upload's argument called image",
+        changed(MAIN, "def predict(file: UploadFile,", "def predict(image: UploadFile,").replace(
+            "data = file.file.read", "data = image.file.read"
+        ),
+        "form field `file`",
+    ),
+    mistake(
+        "04.6",
+        "the answer without a response model",
+        changed(MAIN, "Depends(get_model)]) -> Prediction:", "Depends(get_model)]) -> dict:").replace(
+            "return Prediction(digit=int(probabilities.argmax()), probability=float(probabilities.max()))",
+            'return {"digit": int(probabilities.argmax()), "probability": float(probabilities.max())}',
+        ),
+        "without the response model Prediction",
+    ),
+    mistake(
+        "04.6",
+        "health does not say whether the model is loaded",
+        changed(MAIN, "    model_loaded: bool\n", "").replace(
+            'Health(status="ok", model_loaded=getattr(request.app.state, "model", None) is not None)',
+            'Health(status="ok")',
+        ),
+        '"model_loaded": true',
+    ),
+    mistake(
+        "04.6",
+        "numpy() on a tensor outside inference_mode",
+        changed(
+            MAIN,
+            """    with torch.inference_mode():
+        probabilities = torch.softmax(model(batch), dim=1)[0]
+    return Prediction(digit=int(probabilities.argmax()), probability=float(probabilities.max()))""",
+            """    probabilities = torch.softmax(model(batch), dim=1)[0].numpy()
+    return Prediction(digit=int(probabilities.argmax()), probability=float(probabilities.max()))""",
+        ),
+        "requires grad",
+        "inference_mode",
+    ),
+    correct(
+        "04.6",
+        "an async route, response_model=, and the upload read with await",
+        """
+from typing import Annotated
+
+import torch
+from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
+from pydantic import BaseModel
+
+from my_api.model import DigitCNN
+from my_api.preprocess import BrokenImage, NotAnImage, open_picture, to_pixels
+from my_api.serving import DEVICE, get_model, lifespan
+
+MAX_UPLOAD_BYTES = 1_000_000
+app = FastAPI(title="Digits", lifespan=lifespan)
+Model = Annotated[DigitCNN, Depends(get_model)]
+
+
+class Health(BaseModel):
+    status: str = "ok"
+    model_loaded: bool = False
+
+
+class Prediction(BaseModel):
+    digit: int
+    probability: float
+
+
+@app.get("/health", response_model=Health)
+async def health(request: Request):
+    return {"status": "ok", "model_loaded": hasattr(request.app.state, "model")}
+
+
+@app.post("/predict", response_model=Prediction)
+async def predict(file: Annotated[UploadFile, File()], model: Model):
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise HTTPException(413, "The picture is too large: at most 1 MB.")
+    try:
+        image = open_picture(data)
+    except NotAnImage as error:
+        raise HTTPException(415, str(error)) from None
+    except BrokenImage as error:
+        raise HTTPException(422, str(error)) from None
+    with torch.inference_mode():
+        logits = model(torch.tensor(to_pixels(image), device=DEVICE).unsqueeze(0))
+        probabilities = logits.softmax(dim=1).squeeze(0).cpu()
+    best = int(probabilities.argmax())
+    return {"digit": best, "probability": probabilities[best].item()}
+""",
+    ),
+]
