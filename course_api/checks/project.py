@@ -3,6 +3,10 @@ terminal would and judges it over HTTP, as a client would (:mod:`course_api.chec
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -359,3 +363,125 @@ def _04_6(ns: dict[str, Any]) -> str:
     if "Prediction" not in str(schema.get("$ref", "")):
         fail("POST /predict answers well, but without the response model Prediction: declare -> Prediction.")
     return "your API reads held-out digits with the model it loaded once, and answers 413, 415 and 422 as it should."
+
+
+# ---------------------------------------------------------------------------------------------------- 04.7
+TEST_FILE = "tests/test_main.py"
+# Broken copies of the student's API, made by appending to a copy of its main.py: the student's tests must fail.
+BROKEN = {
+    "whose POST /predict always answers 0: test that a 7 is read as a 7 (the digit, not only the status)": """
+
+# The course's check: a broken copy of your API, whose POST /predict always answers 0.
+from fastapi.responses import JSONResponse as _CheckJSON
+
+
+@app.middleware("http")
+async def _always_zero(request, call_next):
+    response = await call_next(request)
+    if request.url.path == "/predict" and response.status_code == 200:
+        return _CheckJSON({"digit": 0, "probability": 0.99})
+    return response
+""",
+    "that answers 500 to a file that is not an image: test that a text file gets 415": """
+
+# The course's check: a broken copy of your API, which answers 500 where it should say what the client got wrong.
+from fastapi.responses import JSONResponse as _CheckJSON
+
+
+@app.middleware("http")
+async def _crash_on_mistakes(request, call_next):
+    response = await call_next(request)
+    if request.url.path == "/predict" and response.status_code in (413, 415):
+        return _CheckJSON({"detail": "Internal Server Error"}, status_code=500)
+    return response
+""",
+}
+
+
+def run_tests(copied: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m pytest <project>`` from the project's parent folder, as the student runs it in a terminal."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env |= {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", copied.name]
+    try:
+        return subprocess.run(
+            command, cwd=copied.parent, env=env, capture_output=True, text=True, timeout=180, check=False
+        )
+    except subprocess.TimeoutExpired:
+        fail("Your tests ran for more than 3 minutes: does one of them wait forever (a request without timeout)?")
+
+
+def _summary(done: subprocess.CompletedProcess[str], lines: int = 15) -> str:
+    text = (done.stdout + done.stderr).strip().splitlines()
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+def _passed(done: subprocess.CompletedProcess[str]) -> int:
+    found = re.search(r"(\d+) passed", done.stdout)
+    return int(found.group(1)) if found else 0
+
+
+def _judge_own_run(done: subprocess.CompletedProcess[str], folder: Path) -> None:
+    output = done.stdout + done.stderr
+    if done.returncode == 5:
+        fail(
+            f"pytest found no test in {folder.name}/{TEST_FILE}: a test is a function whose name starts with test_ "
+            "(def test_health(): ...), in a file whose name starts with test_."
+        )
+    if done.returncode in (2, 3, 4):
+        hint = ""
+        if "No module named" in output:
+            hint = f" Import your app as `from {folder.name}.main import app`."
+        fail(f"pytest could not run your tests (exit status {done.returncode}).{hint}\n{_summary(done)}")
+    if done.returncode != 0:
+        hint = ""
+        if "'State' object has no attribute" in output:
+            hint = (
+                " The lifespan did not run, so app.state has no model: use the client in a with block, "
+                "`with TestClient(app) as client:`, which starts and stops the app like a server."
+            )
+        fail(f"Your tests fail on your own API, which works (check 04.6).{hint}\n{_summary(done)}")
+    if _passed(done) < 3:
+        fail(f"pytest ran {_passed(done)} test(s); write at least three: the health route, a prediction, a 415.")
+
+
+@exercise(
+    "04.7",
+    "tests for your API",
+    needs=(),
+    files=("my_api/tests/test_main.py",),
+    points=2,
+    hints=(
+        "Read section 11 of notebooks/03_fastapi.ipynb (testing with TestClient) and section 1 of notebook 04 "
+        "(TestClient in a with block runs the lifespan).",
+        "Each test is a function test_...() that sends a request through a TestClient of your app and asserts what "
+        "a correct answer must be: for the prediction, the digit itself, not only the status; for a text file, "
+        "the 415. Import the app with from my_api.main import app, and the picture with digit_png.",
+        'with TestClient(app) as client: response = client.post("/predict", files={"file": ("seven.png", '
+        'digit_png(7), "image/png")}); then assert response.json()["digit"] == 7.',
+    ),
+)
+def _04_7(ns: dict[str, Any]) -> str:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from course_api.checks.student_app import project_copy, require_sources
+
+    folder = project_folder(ns)
+    require_sources(folder, "main.py", TEST_FILE)
+    _given_files(folder)
+    with project_copy(folder) as copied:
+        own = run_tests(copied)
+    _judge_own_run(own, folder)
+
+    def on_broken(extra: str) -> subprocess.CompletedProcess[str]:
+        with project_copy(folder) as broken:
+            with (broken / "main.py").open("a", encoding="utf-8") as main:
+                main.write(extra)
+            return run_tests(broken)
+
+    with ThreadPoolExecutor(max_workers=len(BROKEN)) as pool:
+        results = dict(zip(BROKEN, pool.map(on_broken, BROKEN.values()), strict=True))
+    for what, done in results.items():
+        if done.returncode == 0:
+            fail(f"Your tests pass on a broken copy of your API, {what}.")
+    return f"your {_passed(own)} tests pass on your API and catch both broken copies of it."

@@ -939,3 +939,157 @@ async def predict(file: Annotated[UploadFile, File()], model: Model):
 """,
     ),
 ]
+
+TESTS = """
+from fastapi.testclient import TestClient
+
+from course_api.samples import digit_png
+from my_api.main import app
+
+
+def test_health_says_the_model_is_loaded():
+    with TestClient(app) as client:
+        assert client.get("/health").json() == {"status": "ok", "model_loaded": True}
+
+
+def test_a_seven_is_read_as_a_seven():
+    with TestClient(app) as client:
+        response = client.post("/predict", files={"file": ("seven.png", digit_png(7), "image/png")})
+    assert response.status_code == 200
+    assert response.json()["digit"] == 7
+
+
+def test_a_text_file_gets_415():
+    with TestClient(app) as client:
+        response = client.post("/predict", files={"file": ("notes.txt", b"not a picture", "text/plain")})
+    assert response.status_code == 415
+"""
+
+CASES += [
+    # 04.7 tests for your API (my_api/tests/test_main.py)
+    mistake(
+        "04.7",
+        "functions whose names do not start with test_",
+        TESTS.replace("def test_", "def check_"),
+        "found no test",
+        "starts with test_",
+    ),
+    mistake(
+        "04.7",
+        "a client without with: the lifespan never runs",
+        TESTS.replace(
+            "    with TestClient(app) as client:\n        assert", "    client = TestClient(app)\n    assert"
+        ).replace(
+            '    with TestClient(app) as client:\n        response = client.post("/predict", files={"file": ("seven',
+            '    client = TestClient(app)\n    response = client.post("/predict", files={"file": ("seven',
+        ),
+        "fail on your own API",
+        "with TestClient(app) as client:",
+    ),
+    mistake(
+        "04.7",
+        "a test that expects the wrong digit",
+        changed(TESTS, 'assert response.json()["digit"] == 7', 'assert response.json()["digit"] == 1'),
+        "fail on your own API",
+    ),
+    mistake(
+        "04.7",
+        "the prediction test checks only the status",
+        changed(TESTS, '    assert response.json()["digit"] == 7\n', ""),
+        "always answers 0",
+    ),
+    mistake(
+        "04.7",
+        "no test of a bad upload",
+        changed(
+            TESTS,
+            'files={"file": ("notes.txt", b"not a picture", "text/plain")})\n    assert response.status_code == 415',
+            'files={"file": ("seven.png", digit_png(7), "image/png")})\n    assert response.status_code == 200',
+        ),
+        "answers 500",
+        "415",
+    ),
+    mistake(
+        "04.7",
+        "the app imported as main",
+        changed(TESTS, "from my_api.main import app", "from main import app"),
+        "from my_api.main import app",
+    ),
+    mistake(
+        "04.7",
+        "only one test",
+        TESTS.split("\n\ndef test_a_seven")[0] + "\n",
+        "write at least three",
+    ),
+    mistake(
+        "04.7",
+        "tests that never call the API",
+        """
+def test_health():
+    assert True
+
+
+def test_predict():
+    assert 7 == 7
+
+
+def test_415():
+    assert 415 > 400
+""",
+        "broken copy",
+    ),
+    correct(
+        "04.7",
+        "a fixture for the client, several digits, and a stand-in model",
+        """
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from course_api.samples import digit_png
+from my_api.main import app
+from my_api.serving import get_model
+
+
+@pytest.fixture
+def client():
+    with TestClient(app) as client:
+        yield client
+
+
+def test_health(client):
+    answer = client.get("/health")
+    assert answer.status_code == 200
+    assert answer.json()["model_loaded"] is True
+
+
+@pytest.mark.parametrize("digit", [0, 3, 7])
+def test_held_out_digits(client, digit):
+    answer = client.post("/predict", files={"file": (f"{digit}.png", digit_png(digit), "image/png")})
+    assert answer.json()["digit"] == digit
+
+
+def test_not_an_image(client):
+    answer = client.post("/predict", files={"file": ("a.txt", b"hello", "text/plain")})
+    assert answer.status_code == 415
+    assert answer.json()["detail"]
+
+
+class AlwaysFour(torch.nn.Module):
+    def forward(self, batch):
+        logits = torch.zeros(len(batch), 10)
+        logits[:, 4] = 5.0
+        return logits
+
+
+def test_the_route_with_a_stand_in_model():
+    app.dependency_overrides[get_model] = lambda: AlwaysFour()
+    try:
+        with TestClient(app) as client:
+            answer = client.post("/predict", files={"file": ("7.png", digit_png(7), "image/png")})
+    finally:
+        app.dependency_overrides.clear()
+    assert answer.json()["digit"] == 4
+""",
+    ),
+]
