@@ -277,9 +277,9 @@ def _no_notes_yet(ns: dict[str, Any], client: TestClient) -> None:
         "Declare the routes on the router, @notes_v2.get(...), each path without the prefix. /latest must come "
         "before /{note_id}: otherwise 'latest' is taken for a note id, which is not an int (422). Then add the "
         "router to app with app.include_router.",
-        'notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"]); @notes_v2.get("/latest") returns '
-        'notes[max(notes)] (or raises a 404 when there are none); then @notes_v2.get("/{note_id}") as in 03.4; '
-        "then app.include_router(notes_v2).",
+        'notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"]); @notes_v2.get("/latest") first '
+        'raises a 404 when `notes` is empty, then returns notes[max(notes)]; then @notes_v2.get("/{note_id}") as in '
+        "03.4; then app.include_router(notes_v2).",
     ),
 )
 def _03_8(ns: dict[str, Any]) -> str:

@@ -186,11 +186,12 @@ def _counting_model_loads() -> Iterator[list[Any]]:
     points=2,
     hints=(
         'Read notebook 04, section 5 ("Your own image API") for routes that take file: UploadFile and read the '
-        'upload, section 7 ("A bad upload is the client\'s mistake") for answering 415 instead of a 500, and '
+        "upload, sections 6 and 7 for answering a bad upload with a 4xx instead of a 500 (ImageError), and "
         "section 2 for what the model answers: one row of ten probabilities for each input of a batch.",
         "In the route, read the upload's bytes (file.file.read(), or await file.read() in an async def), decode "
-        "them inside try: with decode_image(data, max_pixels=...), and in except ImageError: raise an "
-        "HTTPException with status 415. digit_pixels(image) is one 8x8 input; the model takes a batch, so give "
+        "them inside try: with decode_image(data, max_pixels=...), and in except ImageError as error: raise an "
+        "HTTPException with the status the error carries, error.status. digit_pixels(image) is one 8x8 input; the "
+        "model takes a batch, so give "
         "service.digit_probabilities(...) a batch of one (pixels[None]) and take row [0] of its answer: ten "
         "probabilities, one per digit. np.argsort sorts them from least to most likely.",
         "The three most likely digits are np.argsort(probabilities)[::-1][:3] (reversed: most likely first). "

@@ -452,8 +452,8 @@ def _judge_own_run(done: subprocess.CompletedProcess[str], folder: Path) -> None
     files=("my_api/tests/test_main.py",),
     points=2,
     hints=(
-        "Read section 11 of notebooks/03_fastapi.ipynb (testing with TestClient) and section 1 of notebook 04 "
-        "(TestClient in a with block runs the lifespan).",
+        "Read section 11 of notebooks/03_fastapi.ipynb (testing with TestClient) and section 1 of notebook 04: "
+        "how a test starts the app's lifespan, so that the model is loaded.",
         "Each test is a function test_...() that sends a request through a TestClient of your app and asserts what "
         "a correct answer must be: for the prediction, the digit itself, not only the status; for a text file, "
         "the 415. Import the app with from my_api.main import app, and the picture with digit_png.",
