@@ -183,7 +183,7 @@ class StudentApp:
 def project_copy(folder: Path) -> Iterator[Path]:
     """A copy of the project in a temporary folder, under the same name: a check may change it (add a file, take
     the weights away) without touching the student's own. Removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="course-api-project-") as place:
+    with tempfile.TemporaryDirectory(prefix="course-api-project-", ignore_cleanup_errors=True) as place:
         copied = Path(place) / folder.name
         shutil.copytree(folder, copied, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
         yield copied
