@@ -164,7 +164,6 @@ def build_corpus(root: Path) -> dict[str, int]:
     full03 = lesson_points("03")
     write(root / "ada", f"{NOTEBOOKS['01']}.ipynb", answered("01"))
     write(root / "ada", name03, answered("03"))
-    write(root / "ada", f"{NOTEBOOKS['04']}.ipynb", answered("04"))  # her my_api/ grows: the model, served
     write(root / "blank", name03, load("exercises", "03"))
     write(root / "partial", name03, answered("03", {"03.1", "03.3"}))
     write(root / "moved", name03, rearranged())
@@ -181,7 +180,7 @@ def build_corpus(root: Path) -> dict[str, int]:
     write(root / "other", "07_extra.ipynb", other_course())
     (root / "empty").mkdir()
     return {
-        "ada": lesson_points("01") + full03 + lesson_points("04"),
+        "ada": lesson_points("01") + full03,
         "blank": 0,
         "partial": points("03.1", "03.3"),
         "moved": full03,

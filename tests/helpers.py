@@ -309,3 +309,28 @@ class Kernel:
         if self.manager.is_alive():
             self.manager.shutdown_kernel(now=True)
         self.manager.cleanup_resources()
+
+
+# ------------------------------------------------------------------------------------------ worksheets
+def answer_lines(nb: Any, min_length: int = 13) -> set[str]:
+    """The code lines that stand only inside a solution notebook's answers (between the solution markers): not
+    also elsewhere in the notebook (a setup cell's import), not in a hint, not a comment, ``min_length`` or longer.
+    What a worksheet, its page on the course website or its download must never show."""
+    from course_api.exercises import BEGIN, END, HINT
+
+    inside: set[str] = set()
+    outside: set[str] = set()
+    hints: list[str] = []
+    for cell in nb.cells:
+        in_block = False
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if stripped.startswith(BEGIN):
+                in_block = True
+            elif stripped.startswith(END):
+                in_block = False
+            elif stripped.startswith(HINT):
+                hints.append(stripped)
+            elif stripped and not stripped.startswith("#"):
+                (inside if in_block else outside).add(stripped)
+    return {line for line in inside - outside if len(line) >= min_length and not any(line in h for h in hints)}

@@ -209,3 +209,17 @@ def test_the_command_grades_a_class_and_says_where_the_results_are(tmp_path):
     done_line = f"[1/1] ada/03_fastapi.ipynb: 1 of {len(lesson_ids('03'))} exercises done"
     assert done_line in done.stderr  # not a terminal: a line each
     assert rows(tmp_path / "out" / "grades.csv")["ada"].endswith(f",{points('03.1')}")
+
+
+def test_worksheet_04_grows_the_students_project_and_gets_every_point(tmp_path):
+    """Worksheet 04 answered: its checks start the student's my_api/ (the model loaded once, POST /predict) and run
+    the student's own tests with pytest, all inside the sandbox, within the default memory cap. The worksheet's
+    checks start several processes with PyTorch, so it gets the default time limit, not the class's 20 s."""
+    submissions = tmp_path / "submissions"
+    write(submissions / "ada", f"{NOTEBOOKS['04']}.ipynb", answered("04"))
+    run = OwnRun(tmp_path)
+    with run.grading():
+        result = grade_class(submissions, tmp_path / "grades", jobs=1, limits=Limits(), echo=lambda _: None)
+    assert [s.total for s in result.students] == [lesson_points("04")], notes_of(tmp_path / "grades", "ada")
+    assert (tmp_path / "grades" / "grades.csv").read_text(encoding="utf-8").count("\n") == 2
+    assert run.leftovers() == ([], [], set())

@@ -25,7 +25,7 @@ import yaml
 from course_api import ports
 from course_api.exercises import BEGIN, END, HINT
 from course_api.website import Page, SiteError, build_site, fold_solutions, rewrite_links
-from helpers import ROOT, guarded_page, page_assets
+from helpers import ROOT, answer_lines, guarded_page, page_assets
 
 LESSON = "[0-9][0-9]_*.ipynb"
 slow = pytest.mark.slow  # each site takes Sphinx a few seconds to build
@@ -88,21 +88,6 @@ def read_page(path: Path) -> PageText:
     parser = PageText()
     parser.feed(path.read_text(encoding="utf-8"))
     return parser
-
-
-def answer_lines(solution: Path) -> list[str]:
-    """The lines of code between the solution markers that are long enough to be telling."""
-    lines, inside = [], False
-    for cell in nbformat.read(solution, as_version=4).cells:
-        for line in cell.source.splitlines():
-            stripped = line.strip()
-            if stripped.startswith(BEGIN):
-                inside = True
-            elif stripped.startswith(END):
-                inside = False
-            elif inside and not stripped.startswith((HINT, "#")) and len(stripped) >= 20:
-                lines.append(stripped)
-    return lines
 
 
 def lesson_order() -> list[str]:
@@ -171,7 +156,7 @@ def test_links_between_pages_resolve(site):
 def test_worksheets_without_answers_by_default(site):
     folder, _ = site
     for solution in sorted((ROOT / "solutions").glob(LESSON)):
-        lines = answer_lines(solution)
+        lines = answer_lines(nbformat.read(solution, as_version=4), min_length=20)
         assert lines, solution.name
         page = read_page(folder / "worksheets" / f"{solution.stem}.html")
         download = (folder / "_sources" / "worksheets" / solution.name).read_text(encoding="utf-8")
