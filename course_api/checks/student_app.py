@@ -268,29 +268,36 @@ def start_failure(output: str, folder: Path) -> str:
             f"uvicorn could not find the module {module}: it looks for {folder.name}/main.py next to this "
             f"worksheet. Write the file there (%%writefile {folder.name}/main.py), then run the check."
         )
-    error = _last_error(output)
-    where = _last_student_frame(output, folder)
-    lines = [f"Your app stopped while it started, with {error or 'an error'}"]
-    if where:
-        lines.append(f"  in {where}")
-    names, text = _error_names(error)
-    meaning = _file_advice(names, text) or advice_for(names, text)
-    if "startup failed" in output.lower() or "lifespan" in output.lower():
-        lines.append("It happened in the lifespan handler, before the first request.")
-    lines.append(f"That usually means: {meaning}" if meaning else f"What uvicorn printed:\n{_tail(output)}")
-    return "\n".join(lines)
+    note = "It happened in the lifespan handler, before the first request."
+    in_lifespan = "startup failed" in output.lower() or "lifespan" in output.lower()
+    return _explained(
+        output,
+        folder,
+        "Your app stopped while it started, with {error}",
+        note if in_lifespan else "",
+        f"What uvicorn printed:\n{_tail(output)}",
+    )
 
 
 def server_error(output: str, folder: Path, request: str) -> str:
     """Why ``request`` got a 500, from what the app printed: the error, the student's line, what it means."""
+    first = f"{request} answered 500 Internal Server Error: your code raised {{error}}"
+    return _explained(output, folder, first, "", "Read the error, fix that line, then check again.")
+
+
+def _explained(output: str, folder: Path, first: str, note: str, otherwise: str) -> str:
+    """``first`` (with the error's "Type: message" for {error}), the student's line, ``note``, and what the error
+    usually means (or ``otherwise``), from a traceback in ``output``."""
     error = _last_error(output)
     where = _last_student_frame(output, folder)
-    lines = [f"{request} answered 500 Internal Server Error: your code raised {error or 'an error'}"]
-    if where:
-        lines.append(f"  in {where}")
+    lines = [
+        first.replace("{error}", error or "an error"),
+        *([f"  in {where}"] if where else []),
+        *([note] if note else []),
+    ]
     names, text = _error_names(error)
     meaning = _file_advice(names, text) or advice_for(names, text)
-    lines.append(f"That usually means: {meaning}" if meaning else "Read the error, fix that line, then check again.")
+    lines.append(f"That usually means: {meaning}" if meaning else otherwise)
     return "\n".join(lines)
 
 

@@ -33,3 +33,10 @@ def mistake(exercise: str, name: str, code: str, *says: str) -> Case:
 def correct(exercise: str, name: str, code: str) -> Case:
     """A correct answer other than the worked one: the check must accept it."""
     return Case(exercise, name, code, passes=True)
+
+
+def changed(text: str, old: str, new: str) -> str:
+    """``text`` with ``old`` replaced by ``new`` (which must be there: a corpus case that changes nothing is a bug)."""
+    if old not in text:
+        raise ValueError(f"{old!r} is not in the answer")
+    return text.replace(old, new)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corpus import correct, mistake
+from corpus import changed, correct, mistake
 
 RESET = """
 app = FastAPI(title="My notes API")
@@ -721,6 +721,27 @@ def test_square(client: TestClient) -> None:
     ),
 ]
 
+ROUTER = """
+notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
+
+
+@notes_v2.get("/latest")
+def read_latest_note() -> dict:
+    if not notes:
+        raise HTTPException(status_code=404, detail="There are no notes yet")
+    return notes[max(notes)]
+
+
+@notes_v2.get("/{note_id}")
+def read_note_v2(note_id: int) -> dict:
+    if note_id not in notes:
+        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
+    return notes[note_id]
+
+
+app.include_router(notes_v2)
+"""
+
 CASES += [
     # 03.6 a response model
     mistake(
@@ -997,23 +1018,7 @@ app.include_router(notes_v2)
     mistake(
         "03.8",
         "the router never included",
-        """
-notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
-
-
-@notes_v2.get("/latest")
-def read_latest_note() -> dict:
-    if not notes:
-        raise HTTPException(status_code=404, detail="There are no notes yet")
-    return notes[max(notes)]
-
-
-@notes_v2.get("/{note_id}")
-def read_note_v2(note_id: int) -> dict:
-    if note_id not in notes:
-        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
-    return notes[note_id]
-""",
+        changed(ROUTER, "\n\napp.include_router(notes_v2)\n", "\n"),
         "app.include_router(notes_v2)",
     ),
     mistake(
@@ -1065,26 +1070,7 @@ app.include_router(notes_v2)
     mistake(
         "03.8",
         "latest gives the oldest note",
-        """
-notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
-
-
-@notes_v2.get("/latest")
-def read_latest_note() -> dict:
-    if not notes:
-        raise HTTPException(status_code=404, detail="There are no notes yet")
-    return notes[min(notes)]
-
-
-@notes_v2.get("/{note_id}")
-def read_note_v2(note_id: int) -> dict:
-    if note_id not in notes:
-        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
-    return notes[note_id]
-
-
-app.include_router(notes_v2)
-""",
+        changed(ROUTER, "return notes[max(notes)]", "return notes[min(notes)]"),
         "not the newest one",
     ),
     mistake(
@@ -1162,26 +1148,7 @@ app.include_router(notes_v2)
     mistake(
         "03.8",
         "a router without tags",
-        """
-notes_v2 = APIRouter(prefix="/v2/notes")
-
-
-@notes_v2.get("/latest")
-def read_latest_note() -> dict:
-    if not notes:
-        raise HTTPException(status_code=404, detail="There are no notes yet")
-    return notes[max(notes)]
-
-
-@notes_v2.get("/{note_id}")
-def read_note_v2(note_id: int) -> dict:
-    if note_id not in notes:
-        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
-    return notes[note_id]
-
-
-app.include_router(notes_v2)
-""",
+        changed(ROUTER, 'APIRouter(prefix="/v2/notes", tags=["notes v2"])', 'APIRouter(prefix="/v2/notes")'),
         "tags",
     ),
     correct(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corpus import correct, mistake
+from corpus import changed, correct, mistake
 
 RESET = """
 app = FastAPI(title="My model API")
@@ -666,13 +666,6 @@ def predict(file: UploadFile, model: Annotated[DigitCNN, Depends(get_model)]) ->
         probabilities = torch.softmax(model(batch), dim=1)[0]
     return Prediction(digit=int(probabilities.argmax()), probability=float(probabilities.max()))
 """
-
-
-def changed(text: str, old: str, new: str) -> str:
-    """``text`` with ``old`` replaced by ``new`` (which must be there: a corpus case that changes nothing is a bug)."""
-    if old not in text:
-        raise ValueError(f"{old!r} is not in the file")
-    return text.replace(old, new)
 
 
 CASES += [
