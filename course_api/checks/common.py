@@ -35,6 +35,14 @@ def require_response(value: Any, name: str, call: str = "requests.get(...)") -> 
     raise CheckFailed(f"{problem} {keep}")
 
 
+def json_body(response: Any, request: str) -> Any:
+    """The JSON body of the answer to ``request``; fail, saying so, when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        fail(f"{request} answered {response.text[:200]!r}, which is not JSON: return a model or a dict.")
+
+
 def error_detail(response: Any) -> str:
     """The sentence an error answer of the course server gives (problem details: ``detail``)."""
     try:

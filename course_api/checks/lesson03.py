@@ -6,7 +6,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from course_api.checks.common import app_client, expect_status
+from course_api.checks.common import app_client, expect_status, json_body
 from course_api.checks.errors import StudentCodeError, explain, student_line
 from course_api.checks.registry import exercise, fail
 
@@ -44,13 +44,6 @@ def _fail_no_route(ns: dict[str, Any], request: str, advice: str) -> None:
         f"{request} got 404 Not Found: no route of your app matches it. Your app's routes: {_routes(ns)}. "
         f"{advice} Run your cell again after fixing it."
     )
-
-
-def _json(response: Any, request: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        fail(f"{request} answered {response.text[:200]!r}, which is not JSON: return a dict from your function.")
 
 
 def _missing_query(response: Any) -> list[str]:
@@ -101,7 +94,7 @@ def _03_1(ns: dict[str, Any]) -> str:
             'braces and the argument must be the same: "/hello/{name}" with def hello(name: str).'
         )
     expect_status(response, 200, "GET /hello/Ada")
-    body = _json(response, "GET /hello/Ada")
+    body = json_body(response, "GET /hello/Ada")
     if isinstance(body, str):
         fail(
             f"GET /hello/Ada returned the string {body!r}; expected the dict {{'message': 'Hello, Ada!'}}: "
@@ -125,7 +118,7 @@ def _square_basics(ns: dict[str, Any], client: TestClient) -> None:
             'n comes from the query string (?n=12), not from the path: the route\'s path is just "/square".',
         )
     expect_status(response, 200, "GET /square?n=12")
-    body = _json(response, "GET /square?n=12")
+    body = json_body(response, "GET /square?n=12")
     if body != {"n": 12, "square": 144}:
         fail(f"GET /square?n=12 returned {body!r}; expected {{'n': 12, 'square': 144}}.")
     if not all(type(value) is int for value in body.values()):
@@ -334,7 +327,7 @@ def _missing_note(client: TestClient) -> Any:
 def _03_4(ns: dict[str, Any]) -> str:
     client = app_client(ns)
     created = client.post("/notes", json={"title": "Exercise 03.4"})
-    body = _json(created, "POST /notes") if created.status_code == 201 else None
+    body = json_body(created, "POST /notes") if created.status_code == 201 else None
     note_id = body.get("id") if isinstance(body, dict) else None
     if note_id is None:
         fail(

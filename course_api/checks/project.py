@@ -11,15 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from course_api.checks.common import json_body
 from course_api.checks.registry import exercise, fail
 from course_api.checks.student_app import StudentApp, project_folder, running_app
-
-
-def _json(answer: Any, request: str) -> Any:
-    try:
-        return answer.json()
-    except ValueError:
-        fail(f"{request} answered {answer.text[:200]!r}, which is not JSON: return a model or a dict.")
 
 
 def _paths(app: StudentApp) -> dict[str, Any]:
@@ -27,7 +21,7 @@ def _paths(app: StudentApp) -> dict[str, Any]:
     answer = app.get("/openapi.json")
     if answer.status_code != 200:
         fail(f"GET /openapi.json answered {answer.status_code}: keep FastAPI's documentation on (the default).")
-    paths: dict[str, Any] = _json(answer, "GET /openapi.json").get("paths", {})
+    paths: dict[str, Any] = json_body(answer, "GET /openapi.json").get("paths", {})
     return paths
 
 
@@ -66,7 +60,7 @@ def _03_9(ns: dict[str, Any]) -> str:
             )
         if answer.status_code != 200:
             fail(f"GET /health answered {answer.status_code}: {answer.text[:300]}")
-        body = _json(answer, "GET /health")
+        body = json_body(answer, "GET /health")
         if not isinstance(body, dict) or body.get("status") != "ok":  # later worksheets add fields
             fail(f'GET /health answered {body!r}; it should answer {{"status": "ok"}}.')
         schema = _response_schema(paths, "/health")
@@ -202,7 +196,7 @@ def _04_5(ns: dict[str, Any]) -> str:
             answers = [app.get("/model") for _ in range(2)]
             for answer in answers:
                 _no_crash(app, answer, copied, "A route that asks get_model for the model")
-            first, second = (_json(answer, "GET /model (the check's route)") for answer in answers)
+            first, second = (json_body(answer, "GET /model (the check's route)") for answer in answers)
     _judge_model(first, second)
     return f"the lifespan loads the trained DigitCNN once, in evaluation mode, on {first['devices'][0]}."
 
@@ -259,7 +253,7 @@ def _predictions(app: StudentApp, folder: Path) -> tuple[int, list[float]]:
                 )
             if answer.status_code != 200:
                 fail(f"{request} answered {answer.status_code}: {answer.text[:300]}")
-            body = _json(answer, request)
+            body = json_body(answer, request)
             if not isinstance(body, dict) or set(body) != {"digit", "probability"}:
                 fail(f'{request} answered {body!r}; it should answer {{"digit": ..., "probability": ...}}.')
             right += body["digit"] == digit
@@ -276,7 +270,7 @@ def _judge_predictions(app: StudentApp, folder: Path) -> None:
             f"The probabilities are not between 0 and 1 ({probabilities[:3]}...): the model answers logits; "
             "torch.softmax(logits, dim=1) turns them into probabilities."
         )
-    again = [_json(_post(app, digit_png(7)), "POST /predict")["probability"] for _ in range(3)]
+    again = [json_body(_post(app, digit_png(7)), "POST /predict")["probability"] for _ in range(3)]
     if max(again) - min(again) > 1e-6:
         fail(
             f"The same picture got three different answers ({', '.join(f'{p:.4f}' for p in again)}): the model "
@@ -300,7 +294,9 @@ def _expect_4xx(app: StudentApp, folder: Path, data: bytes, name: str, content_t
             422: "a PNG that is cut short (BrokenImage) is the right type, but unreadable: 422",
         }[status]
         fail(f"{request} answered {answer.status_code}: {why}, raised as an HTTPException. {answer.text[:200]}")
-    detail = _json(answer, request).get("detail") if answer.headers.get("content-type", "").startswith("app") else ""
+    is_json = answer.headers.get("content-type", "").startswith("application/")
+    body = json_body(answer, request) if is_json else {}
+    detail = body.get("detail") if isinstance(body, dict) else None
     if not isinstance(detail, str) or not detail.strip():
         fail(f"{request} answered {status} without a detail: say what to fix, HTTPException(..., detail=...).")
 
@@ -357,7 +353,7 @@ def _04_6(ns: dict[str, Any]) -> str:
             (copied / "digits.safetensors").unlink()  # loaded at start-up, the weights are not needed any more
         health = app.get("/health")
         _no_crash(app, health, copied, "GET /health")
-        if _json(health, "GET /health") != {"status": "ok", "model_loaded": True}:
+        if json_body(health, "GET /health") != {"status": "ok", "model_loaded": True}:
             fail(f'GET /health answered {health.text[:200]}; expected {{"status": "ok", "model_loaded": true}}.')
         _judge_predictions(app, copied)
         _judge_errors(app, copied)

@@ -1024,26 +1024,9 @@ app.include_router(notes_v2)
     mistake(
         "03.8",
         "the prefix written again in each path",
-        """
-notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
-
-
-@notes_v2.get("/v2/notes/latest")
-def read_latest_note() -> dict:
-    if not notes:
-        raise HTTPException(status_code=404, detail="There are no notes yet")
-    return notes[max(notes)]
-
-
-@notes_v2.get("/v2/notes/{note_id}")
-def read_note_v2(note_id: int) -> dict:
-    if note_id not in notes:
-        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
-    return notes[note_id]
-
-
-app.include_router(notes_v2)
-""",
+        changed(ROUTER, '@notes_v2.get("/latest")', '@notes_v2.get("/v2/notes/latest")').replace(
+            '@notes_v2.get("/{note_id}")', '@notes_v2.get("/v2/notes/{note_id}")'
+        ),
         "adds its prefix to each path",
     ),
     mistake(
@@ -1076,24 +1059,11 @@ app.include_router(notes_v2)
     mistake(
         "03.8",
         "latest crashes when there are no notes",
-        """
-notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
-
-
-@notes_v2.get("/latest")
-def read_latest_note() -> dict:
-    return notes[max(notes)]
-
-
-@notes_v2.get("/{note_id}")
-def read_note_v2(note_id: int) -> dict:
-    if note_id not in notes:
-        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
-    return notes[note_id]
-
-
-app.include_router(notes_v2)
-""",
+        changed(
+            ROUTER,
+            '    if not notes:\n        raise HTTPException(status_code=404, detail="There are no notes yet")\n',
+            "",
+        ),
         "no notes yet crashed",
         "status_code=404",
     ),
@@ -1125,24 +1095,15 @@ app.include_router(notes_v2)
     mistake(
         "03.8",
         "a missing note answers 200 with null",
-        """
-notes_v2 = APIRouter(prefix="/v2/notes", tags=["notes v2"])
-
-
-@notes_v2.get("/latest")
-def read_latest_note() -> dict:
-    if not notes:
-        raise HTTPException(status_code=404, detail="There are no notes yet")
-    return notes[max(notes)]
-
-
-@notes_v2.get("/{note_id}")
-def read_note_v2(note_id: int) -> dict | None:
-    return notes.get(note_id)
-
-
-app.include_router(notes_v2)
-""",
+        changed(
+            ROUTER,
+            """def read_note_v2(note_id: int) -> dict:
+    if note_id not in notes:
+        raise HTTPException(status_code=404, detail=f"Note {note_id} not found")
+    return notes[note_id]""",
+            """def read_note_v2(note_id: int) -> dict | None:
+    return notes.get(note_id)""",
+        ),
         "expected status 404, got 200",
     ),
     mistake(
