@@ -334,3 +334,23 @@ def answer_lines(nb: Any, min_length: int = 13) -> set[str]:
             elif stripped and not stripped.startswith("#"):
                 (inside if in_block else outside).add(stripped)
     return {line for line in inside - outside if len(line) >= min_length and not any(line in h for h in hints)}
+
+
+def write_project(folder: Path) -> Path:
+    """``folder/my_api``, the student's project as the worked answers of worksheet 04 leave it: the files its
+    cells write (``%%writefile my_api/...``), the shipped weights, ``__init__.py`` and ``pytest.ini``."""
+    import nbformat
+
+    from course_api.settings import Settings
+
+    project = folder / "my_api"
+    (project / "tests").mkdir(parents=True, exist_ok=True)
+    (project / "__init__.py").touch()
+    (project / "pytest.ini").write_text("[pytest]\npythonpath = ..\ntestpaths = tests\n", encoding="utf-8")
+    shutil.copyfile(Settings().weights_dir / "digits_cnn.safetensors", project / "digits.safetensors")
+    notebook = nbformat.read(ROOT / "solutions" / "04_serving_a_model.ipynb", as_version=4)
+    for cell in notebook.cells:
+        first, _, body = cell.source.partition("\n")
+        if cell.cell_type == "code" and first.startswith("%%writefile my_api/"):
+            (folder / first.split()[-1]).write_text(body + "\n", encoding="utf-8")
+    return project

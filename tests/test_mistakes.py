@@ -74,11 +74,14 @@ def lesson(request, tmp_path_factory) -> Any:
     name = request.param
     folder = tmp_path_factory.mktemp(f"lesson{name}")
     old = Path.cwd()
-    os.chdir(folder)  # worksheets write files (05: docker_exercise/) next to themselves
+    os.chdir(folder)  # worksheets write files (03 to 05: my_api/) next to themselves
     ns: dict[str, Any] = {"device": "cpu", "base_url": None}
     sheet = Worksheet(name)
+    module = importlib.import_module(f"corpus.lesson{name}")
+    if hasattr(module, "prepare"):  # what earlier worksheets left: 05 containerises the project of 04
+        module.prepare(folder)
     run_cell(sheet.setup, ns, f"{name} setup")
-    yield name, sheet, importlib.import_module(f"corpus.lesson{name}"), ns
+    yield name, sheet, module, ns
     for value in list(ns.values()):
         if type(value).__name__ == "BackgroundServer":
             value.stop()

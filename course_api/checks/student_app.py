@@ -194,20 +194,37 @@ def running_app(folder: Path, target: str = "", timeout: float | None = None) ->
     """Start ``target`` (by default ``<folder>.main:app``) with uvicorn from ``folder``'s parent, as a terminal
     would; yield it running; stop it and everything it started. A crash or a hang at start-up (``timeout``
     seconds, :data:`START_SECONDS` by default) fails the check with the reason."""
-    from course_api.notebook import start_process
     from course_api.ports import free_port
 
     require_sources(folder, *(() if target else ("main.py",)))
-    timeout = timeout or START_SECONDS
     port = free_port()
     target = target or f"{folder.name}.main:app"
     command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    with running_command(command, folder.parent, folder, port, timeout) as app:
+        yield app
+
+
+@contextlib.contextmanager
+def running_command(
+    command: list[str],
+    cwd: Path,
+    folder: Path,
+    port: int,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[StudentApp]:
+    """Run ``command`` (a server) in ``cwd`` until it listens on ``port`` of 127.0.0.1; yield it; stop it and
+    everything it started. ``folder`` holds the student's files, which the messages name; ``env`` is added to
+    this process's environment."""
+    from course_api.notebook import start_process
+
+    timeout = timeout or START_SECONDS
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     handle, name = tempfile.mkstemp(prefix="course-api-app-", suffix=".log")
     log = Path(name)
     with os.fdopen(handle, "wb") as output:
         process = start_process(
-            command, cwd=folder.parent, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
         )
     try:
         _wait_until_listening(process, port, folder, log, timeout)
