@@ -145,21 +145,40 @@ def test_top3_check_explains_a_500_for_a_text_file():
         check("04.2", {"app": app, "top3": top3, "service": service})
 
 
-def test_dockerfile_check_runs_hadolint():
-    dockerfile = (
-        'FROM python:3.12-slim\nRUN apt-get update && apt-get install -y curl\nCMD ["uvicorn", "app.main:app"]\n'
+def test_dockerfile_check_runs_hadolint(tmp_path):
+    (tmp_path / "my_api").mkdir()
+    (tmp_path / "my_api" / "main.py").write_text("from fastapi import FastAPI\n\napp = FastAPI()\n")
+    (tmp_path / "my_api" / "Dockerfile").write_text(
+        'FROM python:3.12-slim\nRUN apt-get update && apt-get install -y curl\nCMD ["uvicorn", "my_api.main:app"]\n'
     )
     with pytest.raises(CheckFailed, match="hadolint"):
-        check("05.3", {"dockerfile": dockerfile})
+        check("05.4", {"project": tmp_path / "my_api"})
 
 
-def test_run_command_check_catches_a_name_mismatch():
+def test_run_command_check_catches_a_name_mismatch(tmp_path):
     ns = {
+        "project": tmp_path / "my_api",
         "build_command": ["docker", "build", "-t", "my_fastapi_app", "."],
         "run_command": ["docker", "run", "-d", "--name", "mycontainer", "-p", "80:80", "myimage"],
     }
     with pytest.raises(CheckFailed, match="a common mix-up"):
-        check("05.4", ns)
+        check("05.5", ns)
+
+
+def test_dockerignore_follows_dockers_patterns(tmp_path):
+    """As Docker reads them: a bare name from the context's root only, ** at any depth, ! lets a file back in."""
+    from course_api.checks.lesson05 import Context
+
+    (tmp_path / ".dockerignore").write_text("__pycache__/\n**/*.pyc\n*.md\n!README.md\ndocs/**/old*\n")
+    context = Context(tmp_path)
+    assert context.ignores("__pycache__/main.cpython-312.pyc")
+    assert not context.ignores("sub/__pycache__/notes.txt")  # __pycache__/ is the root's only
+    assert context.ignores("sub/deep/x.pyc")
+    assert context.ignores("NOTES.md")
+    assert not context.ignores("README.md")
+    assert not context.ignores("sub/NOTES.md")
+    assert context.ignores("docs/a/b/old1.txt")
+    assert not context.ignores("docs/final.txt")
 
 
 def test_load_generator_check_catches_sequential_requests():

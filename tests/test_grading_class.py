@@ -26,7 +26,7 @@ from course_api.grading import Limits, grade_class
 from course_api.grading.cleanup import marked_processes
 from course_api.ports import is_listening
 from grading_corpus import SERVERS, answered, build_corpus, insert_after, lesson_ids, lesson_points, points, write
-from helpers import BIN
+from helpers import BIN, write_project
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -211,15 +211,20 @@ def test_the_command_grades_a_class_and_says_where_the_results_are(tmp_path):
     assert rows(tmp_path / "out" / "grades.csv")["ada"].endswith(f",{points('03.1')}")
 
 
-def test_worksheet_04_grows_the_students_project_and_gets_every_point(tmp_path):
-    """Worksheet 04 answered: its checks start the student's my_api/ (the model loaded once, POST /predict) and run
-    the student's own tests with pytest, all inside the sandbox, within the default memory cap. The worksheet's
-    checks start several processes with PyTorch, so it gets the default time limit, not the class's 20 s."""
+def test_worksheets_04_and_05_grade_the_students_project_and_give_every_point(tmp_path):
+    """Worksheets 04 and 05 answered, with the student's my_api/ beside them, as a student hands in exercises/:
+    04's checks start the student's app (the model loaded once, POST /predict) and run the student's own tests with
+    pytest; 05's run the image's CMD from the files the image would hold. All inside the sandbox, within the
+    default memory cap. These checks start several processes with PyTorch, so they get the default time limit,
+    not the class's 20 s."""
     submissions = tmp_path / "submissions"
-    write(submissions / "ada", f"{NOTEBOOKS['04']}.ipynb", answered("04"))
+    write_project(submissions / "ada")
+    for lesson in ("04", "05"):
+        write(submissions / "ada", f"{NOTEBOOKS[lesson]}.ipynb", answered(lesson))
     run = OwnRun(tmp_path)
     with run.grading():
         result = grade_class(submissions, tmp_path / "grades", jobs=1, limits=Limits(), echo=lambda _: None)
-    assert [s.total for s in result.students] == [lesson_points("04")], notes_of(tmp_path / "grades", "ada")
+    expected = lesson_points("04") + lesson_points("05")
+    assert [s.total for s in result.students] == [expected], notes_of(tmp_path / "grades", "ada")
     assert (tmp_path / "grades" / "grades.csv").read_text(encoding="utf-8").count("\n") == 2
     assert run.leftovers() == ([], [], set())

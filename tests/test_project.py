@@ -1,6 +1,6 @@
-"""The student's own project, built step by step: worksheets 03 and 04, answered, run in a real kernel one after
-the other in one folder, as a student runs them, leave a ``my_api/`` that starts, serves the model and passes its
-own tests; every exercise of both worksheets is done."""
+"""The student's own project, built step by step: worksheets 03, 04 and 05, answered, run in a real kernel one
+after the other in one folder, as a student runs them, leave a ``my_api/`` that starts, serves the model, passes
+its own tests and holds what ``docker build`` needs; every exercise of the three worksheets is done."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from course_api.checks.registry import NOTEBOOKS
 from course_api.checks.student_app import running_app
 from course_api.samples import digit_png
 from grading_corpus import answered, lesson_ids
+from helpers import BIN
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow, pytest.mark.timeout(600)]
-LESSONS = ("03", "04")
+LESSONS = ("03", "04", "05")
 
 
 def progress_of(executed: nbformat.NotebookNode, lesson: str) -> str:
@@ -28,7 +29,7 @@ def progress_of(executed: nbformat.NotebookNode, lesson: str) -> str:
     return "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs)
 
 
-def test_worksheets_03_and_04_build_the_project_step_by_step(tmp_path):
+def test_worksheets_03_to_05_build_the_project_step_by_step(tmp_path):
     folder = tmp_path / "exercises"
     folder.mkdir()
     for lesson in LESSONS:
@@ -52,6 +53,11 @@ def test_worksheets_03_and_04_build_the_project_step_by_step(tmp_path):
     files = {p.relative_to(project).as_posix() for p in project.rglob("*") if "__pycache__" not in p.parts}
     expected = {"__init__.py", "main.py", "model.py", "preprocess.py", "serving.py", "digits.safetensors"}
     assert expected | {"pytest.ini", "tests", "tests/test_main.py"} <= files
+    assert {"requirements.txt", ".dockerignore", "Dockerfile"} <= files  # worksheet 05: what docker build reads
+    lint = subprocess.run(
+        [str(BIN / "hadolint"), "--no-color", "Dockerfile"], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert lint.returncode == 0, lint.stdout
 
     with running_app(project) as app:  # as `uvicorn my_api.main:app` in a terminal
         assert app.get("/health").json() == {"status": "ok", "model_loaded": True}

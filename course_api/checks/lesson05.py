@@ -403,29 +403,26 @@ def _shell_words(command: str) -> list[str]:
     return words
 
 
-def _python_first(folder: str) -> list[str] | None:
-    """Make ``python`` and ``python3`` this Python, through symbolic links in ``folder`` (put first on PATH);
-    None where links need an administrator (Windows), then the caller names this Python instead."""
-    if os.name != "posix":
-        return None
-    for name in ("python", "python3"):
-        os.symlink(sys.executable, Path(folder) / name)
-    return [folder]
+def _healthcheck_args(argv: list[str] | None, command: str, folder: str) -> list[str]:
+    """The health check as a program and its arguments, with ``python`` and ``python3`` this Python: through
+    symbolic links in ``folder``, put first on PATH; on Windows, which makes such links only for administrators,
+    by naming this Python instead."""
+    if os.name == "posix":
+        for name in ("python", "python3"):
+            os.symlink(sys.executable, Path(folder) / name)
+        return argv if argv is not None else ["/bin/sh", "-c", command]
+    args = argv if argv is not None else _shell_words(command)
+    return [sys.executable, *args[1:]] if args and args[0] in ("python", "python3") else args
 
 
 def _run_healthcheck(argv: list[str] | None, command: str, port: int, cwd: Path | None = None) -> tuple[int, str]:
     """Run the health check here, in ``cwd``, with $PORT set to ``port`` and this Python as `python`: (exit code,
     the last line it printed)."""
     with tempfile.TemporaryDirectory() as folder:
-        linked = _python_first(folder)
-        if linked:
-            args = argv if argv is not None else ["/bin/sh", "-c", command]
-        else:
-            args = argv if argv is not None else _shell_words(command)
-            args = [sys.executable, *args[1:]] if args and args[0] in ("python", "python3") else args
+        args = _healthcheck_args(argv, command, folder)
         env = {
             **os.environ,
-            "PATH": os.pathsep.join([*(linked or []), os.environ.get("PATH", "")]),
+            "PATH": folder + os.pathsep + os.environ.get("PATH", ""),
             "PYTHONIOENCODING": "utf-8",
             "PORT": str(port),
         }
@@ -506,7 +503,7 @@ def judge_healthcheck(line: str) -> None:
     points=2,
     hints=(
         f"Read section 3 of {NOTEBOOK} (the HEALTHCHECK row of the table) and section 8, which runs a model-aware "
-        "health check against two small APIs. What does Docker do with the command's exit code?",
+        "HEALTHCHECK against two small APIs. What does Docker do with the command's exit code?",
         "Docker calls the container healthy when the command exits with 0. In python -c, read the port from "
         "$PORT (8000 when unset), open /health with urllib.request and a timeout, read the JSON with json.load, "
         "and exit with 1 unless model_loaded is true. Write CMD in exec form, a JSON list.",
@@ -777,7 +774,7 @@ def _judge_image(folder: Path, steps: list[tuple[str, str]]) -> None:
     points=3,
     hints=(
         f"Read sections 3 and 8 of {NOTEBOOK}: the table of instructions, layer caching, and what changes for a "
-        "model (torch, the weights, the health check, $PORT). Section 7 runs an image's CMD without Docker, as "
+        "model (torch, the weights, the HEALTHCHECK, $PORT). Section 7 runs an image's CMD without Docker, as "
         "this check does.",
         "The order: a slim Python base; the user, early; WORKDIR /code; COPY requirements.txt and pip install it "
         "(no cache); then the project into /code/my_api, so that my_api.main:app imports; USER by number; EXPOSE "
