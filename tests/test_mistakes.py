@@ -120,7 +120,8 @@ def test_every_exercise_has_a_corpus():
             found = by_exercise.get(spec.id, [])
             wrong = [c for c in found if not c.passes]
             right = [c for c in found if c.passes]
-            assert len(wrong) >= 3, f"{spec.id}: at least 3 real mistakes, found {len(wrong)}"
+            minimum = 6 if spec.lesson in ("03", "04", "05") else 3  # 6 where the student builds their own API
+            assert len(wrong) >= minimum, f"{spec.id}: at least {minimum} real mistakes, found {len(wrong)}"
             assert right, f"{spec.id}: a second correct answer (not the worked one)"
 
 

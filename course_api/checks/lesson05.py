@@ -123,6 +123,11 @@ def _needed(folder: Path) -> dict[str, str]:
     installed = packages_distributions()
     needed: dict[str, str] = {}
     for module, where in _imports(folder).items():
+        if module == "course_api":
+            fail(
+                f"{where} imports course_api, the course's own package: the image installs from PyPI, which has "
+                f"no course_api. Copy what your app needs into {folder.name}/ (as model.py and preprocess.py are)."
+            )
         distributions = installed.get(module)
         if not distributions:
             fail(f"{where} imports {module}, which is not installed in this kernel: check the import's spelling.")
@@ -607,9 +612,9 @@ def _expand(text: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\{(?P<name>\w+)(?::-(?P<default>[^}]*))?\}|\$(?P<bare>\w+)", value, text)
 
 
-def _cmd_argv(steps: list[tuple[str, str]], port: int) -> list[str]:
-    """The CMD as the program and arguments the container runs, with PORT set to ``port``; fail on a CMD that
-    would not serve the app to clients outside the container, on the platform's port."""
+def _cmd_argv(steps: list[tuple[str, str]], port: int | None) -> list[str]:
+    """The CMD as the program and arguments the container runs, with PORT set to ``port`` (None: not set); fail
+    on a CMD that a shell cannot read, or whose variables stay unexpanded."""
     if any(kind == "ENTRYPOINT" for kind, _ in steps):
         fail("Write the command in CMD alone, without ENTRYPOINT: the check (and notebook 05) runs CMD.")
     cmd_args = next((args for kind, args in reversed(steps) if kind == "CMD"), None)
@@ -629,7 +634,7 @@ def _cmd_argv(steps: list[tuple[str, str]], port: int) -> list[str]:
                 "and gets docker stop's signal to shut down cleanly."
             )
         try:
-            argv = shlex.split(_expand(script[5:], {"PORT": str(port)}))
+            argv = shlex.split(_expand(script[5:], {"PORT": str(port)} if port else {}))
         except ValueError as exc:
             fail(f"The shell cannot split your CMD's command into words ({exc}): check its quotes.")
     else:
@@ -731,6 +736,11 @@ def _judge_image(folder: Path, steps: list[tuple[str, str]]) -> None:
 
     port = free_port()
     argv = _server_argv(_cmd_argv(steps, port), port)
+    if _option(_cmd_argv(steps, None), "--port") != "8000":
+        fail(
+            "Without a PORT variable (docker run on your machine sets none) your CMD gives no port: uvicorn would "
+            'get --port "" and stop. Give the variable a default, "${PORT:-8000}", 8000 as EXPOSE says.'
+        )
     module = _target(argv)
     healthcheck = next((args for kind, args in steps if kind == "HEALTHCHECK"), None)
     if healthcheck is None:

@@ -8,8 +8,9 @@ from helpers import write_project as prepare  # test_mistakes builds my_api/ wit
 
 __all__ = ["CASES", "RESET", "prepare"]
 
-# Each case starts without the files that an earlier case wrote.
+# Each case starts with the project as worksheet 04 leaves it, without the files that an earlier case wrote.
 RESET = """
+__import__("helpers").write_project(Path.cwd())
 for leftover in ("requirements.txt", "requirement.txt", ".dockerignore", "dockerignore", "Dockerfile"):
     (project / leftover).unlink(missing_ok=True)
 Path(".dockerignore").unlink(missing_ok=True)
@@ -159,6 +160,14 @@ CASES = [
         "requirements.txt",
         "with an s",
     ),
+    mistake(
+        "05.1",
+        "the app imports the course's package",
+        'with open(project / "preprocess.py", "a") as file:\n'
+        '    file.write("\\nfrom course_api.samples import digit_png\\n")\n' + REQUIREMENTS,
+        "course_api",
+        "PyPI",
+    ),
     correct(
         "05.1",
         "fastapi[standard], which brings uvicorn and python-multipart, and torch's +cpu label",
@@ -280,6 +289,7 @@ healthcheck = f'HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --ret
         dockerfile(CMD, 'CMD ["uvicorn", "my_api.main:app", "--host", "0.0.0.0", "--port", "${{PORT:-8000}}"]'),
         "expands no variables",
     ),
+    mistake("05.4", "$PORT without a default", dockerfile("${{PORT:-8000}}", "${{PORT}}"), "default", "8000"),
     mistake("05.4", "sh -c without exec", dockerfile('"exec uvicorn', '"uvicorn'), "exec", "signal"),
     mistake(
         "05.4",
