@@ -55,7 +55,10 @@ def _project_file(folder: Path, name: str, exercise_id: str) -> Path:
         )
     text = path.read_text(encoding="utf-8", errors="replace")
     if not _lines(text):
-        raise ExerciseNotDone(f"{folder.name}/{name} holds no lines yet: write them below the cell's first line.")
+        raise ExerciseNotDone(
+            f"Your cell wrote an empty {folder.name}/{name}: put the lines in the text you write, then run the cell "
+            "and the check again."
+        )
     return path
 
 
@@ -223,11 +226,13 @@ def _pins(found: dict[str, Any]) -> None:
     hints=(
         f"Read section 1 of {NOTEBOOK} (pins) and section 8 (a model in the image): which packages do your "
         "files import, which server runs them, and where does the CPU-only torch come from?",
-        "List what my_api's files import (fastapi, torch, safetensors, numpy, and PIL, which pip calls pillow), "
+        "List what my_api's files import (e.g. fastapi, pydantic, torch, safetensors, numpy, and PIL, which pip "
+        "calls pillow), "
         "plus uvicorn[standard] and python-multipart, each NAME==VERSION with the version from "
         "importlib.metadata.version(...). Add PyTorch's CPU index for torch, without taking PyPI away.",
-        f"The first line is --extra-index-url {CPU_INDEX}; then f-strings such as f\"torch=={{version('torch')}}\\n\"; "
-        'write the text with (project / "requirements.txt").write_text(text).',
+        f"The first line is --extra-index-url {CPU_INDEX}; then f-strings such as "
+        f"f\"torch=={{version('torch').split('+')[0]}}\\n\"; "
+        'write the text with (project / "requirements.txt").write_text(requirements).',
     ),
 )
 def _05_1(ns: dict[str, Any]) -> str:
@@ -244,7 +249,8 @@ def _05_1(ns: dict[str, Any]) -> str:
     brought = _installs(found)
     for name, why in _needed(folder).items():
         if name not in brought:
-            fail(f"requirements.txt misses {name}: {why}. Add {name}==<its version>, or the container stops at start.")
+            shown = "uvicorn[standard]" if name == "uvicorn" else name
+            fail(f"requirements.txt misses {name}: {why}. Add {shown}==<its version>, or the container stops at start.")
     if "torch" in found:
         _torch_index(options, found)
     return f"{len(found)} pinned packages, torch from the CPU-only index: the image installs exactly what you tested."
@@ -304,6 +310,7 @@ class Context:
 MUST_SEND = ("main.py", "serving.py", "model.py", "preprocess.py", "requirements.txt", "digits.safetensors")
 MUST_KEEP_OUT = {
     "__pycache__/main.cpython-312.pyc": "__pycache__ folders, at any depth (**/__pycache__/)",
+    "utils/__pycache__/helpers.cpython-312.pyc": "__pycache__ folders, at any depth (**/__pycache__/)",
     "tests/__pycache__/test_main.cpython-312.pyc": "__pycache__ folders, at any depth (**/__pycache__/)",
     ".pytest_cache/README.md": ".pytest_cache/, pytest's own notes",
     "tests/test_main.py": "tests/: the image serves the app, your tests run on your machine",
@@ -314,7 +321,7 @@ MUST_KEEP_OUT = {
 
 @exercise(
     "05.2",
-    "a .dockerignore that keeps the weights",
+    "a .dockerignore that lets the weights through",
     needs=(),
     files=(f"{PROJECT}/.dockerignore",),
     points=1,
@@ -619,7 +626,7 @@ def _cmd_argv(steps: list[tuple[str, str]], port: int | None) -> list[str]:
         fail("Write the command in CMD alone, without ENTRYPOINT: the check (and notebook 05) runs CMD.")
     cmd_args = next((args for kind, args in reversed(steps) if kind == "CMD"), None)
     if cmd_args is None:
-        fail('Add CMD, the command a container runs: CMD ["sh", "-c", "exec uvicorn my_api.main:app ..."].')
+        fail('Add CMD, the command a container runs: CMD ["sh", "-c", "exec uvicorn ..."].')
     try:
         cmd = json.loads(cmd_args)
     except json.JSONDecodeError:
@@ -640,8 +647,8 @@ def _cmd_argv(steps: list[tuple[str, str]], port: int | None) -> list[str]:
     else:
         if any("$" in a for a in cmd):
             fail(
-                "The exec form expands no variables: uvicorn would get the text $PORT. Let a shell expand it: "
-                'CMD ["sh", "-c", "exec uvicorn my_api.main:app --host 0.0.0.0 --port \\"${PORT:-8000}\\""].'
+                "The exec form expands no variables: uvicorn would get the text $PORT. Make a shell the program "
+                f"(sh -c), which expands it: {NOTEBOOK}, section 8, 'The platform's port'."
             )
         argv = cmd
     return argv
@@ -670,7 +677,7 @@ def _server_argv(argv: list[str], port: int) -> list[str]:
     if _option(argv, "--port") != str(port):
         fail(
             "The server should listen on the port the platform gives in $PORT (Cloud Run sets 8080), else 8000: "
-            'CMD ["sh", "-c", "exec uvicorn my_api.main:app --host 0.0.0.0 --port \\"${PORT:-8000}\\""].'
+            f"a shell can expand ${{PORT:-8000}} ({NOTEBOOK}, section 8, 'The platform's port')."
         )
     local = [a if a != "0.0.0.0" else "127.0.0.1" for a in argv[1:]]  # the check listens on this machine only
     if program == "fastapi" and "--host" not in argv:
@@ -790,7 +797,8 @@ def _judge_image(folder: Path, steps: list[tuple[str, str]]) -> None:
         "(no cache); then the project into /code/my_api, so that my_api.main:app imports; USER by number; EXPOSE "
         "8000; your HEALTHCHECK; CMD through sh -c, so that ${PORT:-8000} is expanded.",
         "Key lines: COPY requirements.txt . / RUN pip install --no-cache-dir -r requirements.txt / COPY . ./my_api "
-        '/ USER 10001 / CMD ["sh", "-c", "exec uvicorn my_api.main:app --host 0.0.0.0 --port \\"${PORT:-8000}\\""].',
+        '/ USER 10001 / CMD ["sh", "-c", "exec uvicorn my_api.main:app --host 0.0.0.0 --port ${PORT:-8000}"] (in an '
+        "f-string, ${{PORT:-8000}}: {{ and }} stand for { and }).",
     ),
 )
 def _05_4(ns: dict[str, Any]) -> str:
