@@ -451,6 +451,13 @@ def parse(argv: list[str]) -> tuple[dict, str, list[str]]:
     if not rest or rest[0] in ("help", "-h", "--help"):
         return options, "help", []
     if rest[0] not in COMMANDS:
+        import difflib
+
+        near = difflib.get_close_matches(rest[0], list(COMMANDS), n=1, cutoff=0.5)
+        if near:
+            raise CourseError(
+                f"There is no command {rest[0]!r}. Did you mean {near[0]!r}? ({Path(__file__).name} help)"
+            )
         raise CourseError(f"There is no command {rest[0]!r}.\n\n{usage()}")
     return options, rest[0], rest[1:]
 

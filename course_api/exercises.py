@@ -15,6 +15,7 @@ everything else as it is. In Markdown cells the block becomes "*Your answer here
 from __future__ import annotations
 
 import copy
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,23 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 HINT = "### HINT:"
 DEFAULT_HINT = "Write your answer here, then run the check cell below."
+WIDTH = 100  # the columns a code cell shows in JupyterLab at a usual window size: stubs stay within them
 
 
 class MarkerError(ValueError):
     """Unbalanced or nested solution markers; the message names the notebook and cell."""
+
+
+def raise_lines(indent: str, hint: str, width: int = WIDTH) -> list[str]:
+    """``raise NotImplementedError(hint)`` at ``indent``, on one line if it fits in ``width`` columns, else with the
+    hint cut at word boundaries into strings that Python joins, one per line, so that nothing runs past the cell's
+    edge."""
+    line = f"{indent}raise NotImplementedError({hint!r})"
+    if len(line) <= width:
+        return [line]
+    inner = indent + "    "
+    chunks = textwrap.wrap(hint, width=width - len(inner) - 3, drop_whitespace=False, break_long_words=False)
+    return [f"{indent}raise NotImplementedError(", *(f"{inner}{chunk!r}" for chunk in chunks), f"{indent})"]
 
 
 def stub_code(source: str, where: str = "cell") -> str:
@@ -47,7 +61,7 @@ def stub_code(source: str, where: str = "cell") -> str:
                 raise MarkerError(f"{where}, line {number}: {END} without a {BEGIN} before it.")
             hint = " ".join(hints) or DEFAULT_HINT
             out.append(f"{indent}# YOUR CODE HERE")
-            out.append(f"{indent}raise NotImplementedError({hint!r})")
+            out.extend(raise_lines(indent, hint))
             inside = False
         elif inside:
             if stripped.startswith(HINT):

@@ -3,6 +3,8 @@ answers."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from fastapi import FastAPI, File, HTTPException, UploadFile
@@ -192,3 +194,29 @@ def test_load_generator_check_catches_sequential_requests():
 
     with pytest.raises(CheckFailed, match="one after another"):
         check("06.1", {"run_load": run_load})
+
+
+def test_a_failed_check_shows_one_short_block_without_the_courses_code(capsys):
+    """As IPython shows it in a notebook: the mark, the exercise and what to fix; no traceback through the checker
+    (whose source lines would show other mistakes' messages); the cell still fails."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course_api.checks.registry import WIDTH
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("from course_api.checks import check\nastros_response = None\nastros = 3\nmeaning = 'x'")
+        capsys.readouterr()
+        failed = shell.run_cell('check("01.2")')
+        not_done = shell.run_cell('check("01.3")')
+    finally:
+        InteractiveShell.clear_instance()
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    assert not failed.success
+    assert not not_done.success
+    assert "✘ Exercise 01.2 (people in space) is not right yet:" in shown
+    assert "· Exercise 01.3" in shown
+    assert "is not done yet" in shown
+    for inside in ("Traceback", 'File "', "lesson01.py", "registry.py", "fail("):
+        assert inside not in shown
+    assert all(len(line) <= WIDTH for line in shown.splitlines()), shown

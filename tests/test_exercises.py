@@ -149,3 +149,28 @@ def test_cli_check_and_build(tmp_path):
     orphan = subprocess.run([*cli, "--check"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert orphan.returncode == 1
     assert "orphan" in orphan.stdout
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "exercises").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_stub_lines_fit_in_a_cell(path):
+    """A stub's pointer is read whole: no line of a stub runs past a code cell's edge."""
+    from course_api.exercises import WIDTH
+
+    nb = nbformat.read(path, as_version=4)
+    stubs = [c.source for c in nb.cells if c.cell_type == "code" and "NotImplementedError(" in c.source]
+    assert stubs
+    wide = [line for source in stubs for line in source.splitlines() if len(line) > WIDTH]
+    assert not wide, wide
+
+
+def test_a_long_stub_is_cut_at_word_boundaries_into_strings_python_joins():
+    hint = "Notebook 03, section 7 (the response model): which annotation, and what does /docs show? " * 2
+    lines = stub_code(f"def f():\n    {BEGIN}\n    {HINT} {hint}\n    return 1\n    {END}").splitlines()
+    assert lines[2] == "    raise NotImplementedError("
+    assert lines[-1] == "    )"
+    assert all(len(line) <= 100 for line in lines)
+    namespace: dict = {}
+    exec("\n".join(lines), namespace)  # the stub, as the worksheet runs it
+    with pytest.raises(NotImplementedError) as raised:
+        namespace["f"]()
+    assert str(raised.value) == hint.strip()

@@ -76,3 +76,17 @@ def test_every_exercise_has_hints_in_steps(capsys):
         assert len(set(said[:-1])) == len(spec.steps), f"{exercise}: each call gives the next step"
         assert said[-1] == said[-2], f"{exercise}: after the last step, hint() repeats it"
         assert "solutions/" in said[-1], f"{exercise}: the last step says where the worked answer is"
+
+
+def test_hints_are_shown_cut_at_word_boundaries(capsys):
+    """hint() prints within an output's width, words whole (no "(w ith" across a line end)."""
+    from course_api.checks import hint
+    from course_api.checks.registry import WIDTH, _state
+
+    for exercise in sorted(EXERCISES):
+        for _ in EXERCISES[exercise].steps:
+            hint(exercise)
+    _state["hints_given"].clear()
+    shown = capsys.readouterr().out.splitlines()
+    assert len(shown) > len(EXERCISES)
+    assert all(len(line) <= WIDTH or " " not in line.strip() for line in shown)

@@ -9,6 +9,7 @@ import importlib
 import io
 import linecache
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from corpus import Case
 from course_api.checks import EXERCISES, CheckFailed, ExerciseNotDone
-from course_api.checks.registry import NOTEBOOKS, run_check
+from course_api.checks.registry import NOTEBOOKS, WIDTH, run_check
 from helpers import ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -94,6 +95,17 @@ def _short_start_limit(monkeypatch):
     monkeypatch.setattr("course_api.checks.student_app.START_SECONDS", 10.0)
 
 
+def shown_badly(exc: Exception) -> list[str]:
+    """What is wrong with the block a notebook shows for a failed check (IPython's ``_render_traceback_``): a frame
+    or a path of the course's code (the student's own lines may show), or a line wider than the output (one
+    unbreakable word aside)."""
+    shown = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in exc._render_traceback_()]  # type: ignore[attr-defined]
+    course_code = re.compile(r"course_api[/\\]|site-packages")
+    problems = [f"shows the course's code: {line!r}" for line in shown if course_code.search(line)]
+    wide = [line for line in shown if len(line) > WIDTH and " " in line.strip()]
+    return problems + [f"a line wider than {WIDTH} columns: {line!r}" for line in wide]
+
+
 def cases(lesson: str) -> list[Case]:
     module = importlib.import_module(f"corpus.lesson{lesson}")
     return list(module.CASES)
@@ -149,6 +161,7 @@ def test_every_mistake_is_caught_and_named(lesson):
             missing = [words for words in case.says if words.lower() not in str(exc).lower()]
             if missing:
                 problems.append(f"{case.id}: the message does not say {missing}:\n    {exc}")
+            problems += [f"{case.id}: {why}" for why in shown_badly(exc)]
         else:
             problems.append(f"{case.id}: the check accepted this mistake")
     assert not problems, "\n".join(problems)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -41,16 +42,48 @@ NOTEBOOKS = {
 }
 
 
-class CheckFailed(Exception):
+WIDTH = 100  # the columns an output shows in JupyterLab at a usual window size: messages wrap within them
+RED, BOLD, PLAIN = "\x1b[31m", "\x1b[1m", "\x1b[0m"
+
+
+def wrapped(text: str, width: int = WIDTH) -> list[str]:
+    """The lines of ``text``, each cut at word boundaries to fit ``width``; an indented line's continuation keeps
+    its indentation."""
+    lines: list[str] = []
+    for line in text.splitlines() or [""]:
+        lead = line[: len(line) - len(line.lstrip())]
+        lines += textwrap.wrap(
+            line, width=width, subsequent_indent=lead, break_long_words=False, break_on_hyphens=False
+        ) or [""]
+    return lines
+
+
+class _Shown(Exception):
+    """An exception that a notebook shows as one short block (IPython calls ``_render_traceback_``): what is wrong
+    and what to try, without the frames of the course's code. The cell still fails, as Run All and tests need."""
+
+    exercise = ""  # "Exercise 01.2 (title)", set by check()
+    mark, state = "✘", "is not right yet"
+
+    def _render_traceback_(self) -> list[str]:
+        message = str(self)
+        if self.exercise and not message.startswith(self.exercise):
+            message = f"{self.exercise} {self.state}:\n{message}"
+        first, *rest = wrapped(f"{self.mark} {message}")
+        return [f"{RED}{BOLD}{first}{PLAIN}", *rest]
+
+
+class CheckFailed(_Shown):
     """Your answer runs but is not right yet; the message says what to fix."""
 
     __module__ = "course_api.checks"  # tracebacks name the public package
 
 
-class ExerciseNotDone(NotImplementedError):
+class ExerciseNotDone(_Shown, NotImplementedError):
     """The exercise cell has not defined its answer yet."""
 
     __module__ = "course_api.checks"
+    mark, state = "·", "is not done yet"
 
 
 @dataclass(frozen=True)
@@ -139,8 +172,12 @@ def check(exercise_id: str, namespace: dict[str, Any] | None = None) -> None:
     spec = _spec(exercise_id)
     # Frame 1 is the caller's: the notebook cell that ran check(...).
     ns = namespace if namespace is not None else sys._getframe(1).f_globals
-    message = run_check(spec, ns)
-    print(f"✔ Exercise {exercise_id} ({spec.title}): {message}")
+    try:
+        message = run_check(spec, ns)
+    except _Shown as exc:
+        exc.exercise = f"Exercise {exercise_id} ({spec.title})"
+        raise
+    print("\n".join(wrapped(f"✔ Exercise {exercise_id} ({spec.title}): {message}")))
 
 
 def hint(exercise_id: str) -> None:
@@ -152,7 +189,8 @@ def hint(exercise_id: str) -> None:
     number = min(given.get(exercise_id, 0) + 1, len(steps))
     given[exercise_id] = number
     more = "" if number < len(steps) else " (the last one)"
-    print(f"Hint {number} of {len(steps)}{more} for exercise {exercise_id} ({spec.title}):\n{steps[number - 1]}")
+    heading = f"Hint {number} of {len(steps)}{more} for exercise {exercise_id} ({spec.title}):"
+    print("\n".join(wrapped(f"{heading}\n{steps[number - 1]}")))
 
 
 def fail(message: str) -> NoReturn:
