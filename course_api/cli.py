@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_grade(commands)
 
     doctor = commands.add_parser("doctor", help="check the environment: versions, device, weights, Jupyter kernel")
+    doctor.add_argument(
+        "--details", action="store_true", help="also show the technical lines (CPU threads, process ties, docs assets)"
+    )
     doctor.set_defaults(handler=cmd_doctor)
     return parser
 
@@ -123,7 +126,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["COURSE_API_BATCHING"] = "1" if args.batching == "on" else "0"
     try:
         settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers)
-        choice = resolve_device(settings.device)
+        choice = resolve_device(args.device)  # None: COURSE_API_DEVICE decides, and the reason names it
     except (SettingsError, DeviceUnavailableError) as exc:
         print(f"course-api serve: {exc}", file=sys.stderr)
         return 2
@@ -340,10 +343,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from course_api.doctor import run_checks
+    from course_api.doctor import all_checks, details_command
 
+    details = bool(getattr(args, "details", False))
+    checks = all_checks()
     problems = 0
-    for check in run_checks():
+    for check in (c for c in checks if c.shown(details)):
         mark = "ok " if check.ok else "!! "
         print(f"{mark} {check.name:<16} {check.detail}")
         if not check.ok:
@@ -351,6 +356,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             if check.fix:
                 print(f"    -> {check.fix}")
     print("\nAll good." if not problems else f"\n{problems} problem(s): see the '->' lines above.")
+    hidden = sum(not c.shown(details) for c in checks)
+    if hidden:
+        print(f"Technical details ({hidden} more line{'s' if hidden != 1 else ''}): {details_command()}")
     return 1 if problems else 0
 
 

@@ -1,14 +1,21 @@
-"""Environment checks for ``course-api doctor`` and notebook 00: the first thing to run when something is off."""
+"""Environment checks for ``course-api doctor`` and notebook 00: the first thing to run when something is off.
+
+By default they show what a student can act on (Python, packages, the device, the weights in the course folder, the
+Jupyter kernel, the port) and every problem with its fix; the technical lines (CPU cores and threads, how servers
+are tied to the kernel, the offline docs' assets) appear with ``details=True`` (``course-api doctor --details``),
+or by default as soon as they report a problem. Every check runs either way.
+"""
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from course_api.commands import suggest
+from course_api.commands import course_py, suggest
 
 KERNEL_NAME = "course-api"
 PACKAGES = ("torch", "fastapi", "uvicorn", "starlette", "pydantic", "python-multipart", "pillow", "requests")
@@ -20,6 +27,10 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    technical: bool = False  # shown only with details, unless it reports a problem
+
+    def shown(self, details: bool = False) -> bool:
+        return details or not self.ok or not self.technical
 
 
 def package_versions() -> dict[str, str | None]:
@@ -115,8 +126,8 @@ def check_cpu() -> Check:
     )
     if limit.oversubscribed:
         fix = f"Set OMP_NUM_THREADS={cores} (or unset it): more threads than cores only take turns on them."
-        return Check("cpu", False, detail, fix)
-    return Check("cpu", True, detail)
+        return Check("cpu", False, detail, fix, technical=True)
+    return Check("cpu", True, detail, technical=True)
 
 
 def check_weights() -> Check:
@@ -203,8 +214,12 @@ def check_offline_docs() -> Check:
     needed = ["swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"]
     missing = [n for n in needed if not (static / n).is_file()]
     if missing:
-        return Check("offline docs", False, f"missing {', '.join(missing)}", "Reinstall fastapi-offline.")
-    return Check("offline docs", True, "Swagger UI and ReDoc assets are served by the course server itself")
+        return Check(
+            "offline docs", False, f"missing {', '.join(missing)}", "Reinstall fastapi-offline.", technical=True
+        )
+    return Check(
+        "offline docs", True, "Swagger UI and ReDoc assets are served by the course server itself", technical=True
+    )
 
 
 def check_processes() -> Check:
@@ -214,7 +229,7 @@ def check_processes() -> Check:
     tie = process_tie()
     ok = not tie.startswith("stopped when this Python exits normally")
     fix = "" if ok else "Stop servers a notebook started (server.stop()) before you restart or close its kernel."
-    return Check("server processes", ok, tie, fix)
+    return Check("server processes", ok, tie, fix, technical=True)
 
 
 def _configured_port() -> int:
@@ -226,8 +241,22 @@ def _configured_port() -> int:
         return 8000
 
 
-def run_checks() -> list[Check]:
+def all_checks() -> list[Check]:
+    """Every check, technical ones included."""
     checks = [check_python(), *check_packages()]
     checks += [check_torch_build(), check_device(), check_cpu(), check_weights(), check_kernel()]
     checks += [check_processes(), check_port(_configured_port()), check_offline_docs()]
     return checks  # check_device names COURSE_API_DEVICE when it is set (settings are read only there)
+
+
+def run_checks(details: bool = False) -> list[Check]:
+    """Run every check; return what a student can act on and every problem, or with ``details`` all of them."""
+    return [check for check in all_checks() if check.shown(details)]
+
+
+def details_command() -> str:
+    """The command that shows every line, as typed from where the user is (make has no variable for it)."""
+    command = suggest("doctor --details", "doctor")
+    if os.environ.get("MAKELEVEL") or "--details" not in command:
+        return course_py("doctor --details")
+    return command

@@ -157,3 +157,16 @@ def test_doctor_reports_another_program_on_the_port_as_the_problem(free_port):
     assert out.returncode == 1
     assert f"another program (not the course server) is listening on 127.0.0.1:{free_port}" in out.stdout
     assert f"PORT={free_port + 1}" in out.stdout or f"--port {free_port + 1}" in out.stdout
+
+
+def test_serve_names_the_variable_the_device_came_from(monkeypatch, capsys):
+    """COURSE_API_DEVICE=cuda course-api serve, where no GPU answers: the error says the choice came from the
+    variable, not from an argument."""
+    from course_api.cli import main
+
+    monkeypatch.setenv("COURSE_API_DEVICE", "cuda")
+    monkeypatch.setattr("course_api.device.cuda_available", lambda: False)
+    assert main(["serve"]) == 2
+    said = capsys.readouterr().err
+    assert "COURSE_API_DEVICE=cuda" in said
+    assert "argument" not in said
