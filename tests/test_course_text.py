@@ -169,3 +169,36 @@ def test_the_map_and_the_readme_give_each_lessons_own_time():
         number, minutes = path.name[:2], _minutes(path)
         assert re.search(rf"^\| {number} \|.*\| {minutes} \|$", overview, re.MULTILINE), f"00's table: {path.stem}"
         assert re.search(rf"^\| {number} \|.*\| {minutes} min \|$", readme, re.MULTILINE), f"README: {path.stem}"
+
+
+INTERNALS = re.compile(
+    r"\bprctl\b|PR_SET_PDEATHSIG|\bCI\b|continuous integration|\bnbval\b|\bpapermill\b.*\btests?\b|\bmake bench\b|"
+    r"benchmarks/|\bwrk2?\b|the course's (own )?tests|course's test machine|stored-output|sanitiz",
+    re.IGNORECASE,
+)
+
+
+def _student_texts() -> list[tuple[str, str]]:
+    """(where, text) for what a student reads: every cell of the walkthroughs and worksheets, their outputs, and
+    the strings of the checks' modules (hints and messages)."""
+    found = []
+    for path in [*WALKTHROUGHS, *WORKSHEETS]:
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            where = f"{path.parent.name}/{path.name} cell {index}"
+            found.append((where, cell.source))
+            for output in cell.get("outputs", []):
+                found.append((f"{where} output", str(output.get("text", "")) + str(output.get("data", {}))))
+    for path in sorted((ROOT / "course_api" / "checks").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, documented) and ast.get_docstring(n)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                found.append((f"{path.relative_to(ROOT)}:{node.lineno}", node.value))
+    return found
+
+
+def test_students_meet_no_internals():
+    """No word about the course's tests, CI, benchmarks' machine or process internals in what students read."""
+    offenders = [f"{where}: {m[0]!r}" for where, text in _student_texts() for m in [INTERNALS.search(text)] if m]
+    assert not offenders, "\n".join(offenders[:20])
