@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -434,3 +435,39 @@ def test_the_watchdog_script_stands_alone():
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").partition(".")[0])
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+
+
+# ------------------------------------------------------------------------- shell cells on Linux, macOS and Windows
+POSIX_ONLY = re.compile(r"\||\$\?|\$\w|;|&&|'|\bexport\b|/dev/null|\\$|\bgrep\b|\becho\b")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")),
+        *sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")),
+    ],
+    ids=lambda p: f"{p.parent.name}/{p.stem}",
+)
+def test_shell_lines_run_in_sh_and_in_cmd(path):
+    """A `!` line runs /bin/sh on Linux and macOS, cmd.exe on Windows: only what both read the same (one command,
+    double quotes, no pipes, variables or `;`). Where shells differ, the notebook uses Python."""
+    import nbformat
+
+    found = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        if cell.source.lstrip().startswith(("%%bash", "%%sh", "%%script")):
+            found.append(cell.source.splitlines()[0])
+        for line in cell.source.splitlines():
+            shell = line.strip()[1:] if line.strip().startswith("!") else ""
+            if shell and POSIX_ONLY.search(re.sub(r"\{[^}]*\}", "", shell)):
+                found.append(line.strip())
+    assert not found, found
+
+
+def test_the_shell_rule_catches_what_cmd_reads_otherwise():
+    for line in ("curl -s x | grep -o y", "curl x; echo $?", "curl -d '{\"a\": 1}' x", "export A=1", "curl x && ls"):
+        assert POSIX_ONLY.search(line), line
+    assert not POSIX_ONLY.search('curl -s -w "\\n" -d "@payload.json" http://127.0.0.1:8000/predict/text')
