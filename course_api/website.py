@@ -31,7 +31,11 @@ from course_api.exercises import BEGIN, END, HINT
 SOLUTION_MODES = ("omit", "collapsed")
 LESSON = "[0-9][0-9]_*.ipynb"
 # Pages after the lessons: (source in the course folder, page in the site).
-REFERENCE_PAGES = (("course_api/weights/MODEL_CARD.md", "model-card.md"), ("docs/CLASSROOM.md", "instructors.md"))
+REFERENCE_PAGES = (
+    ("notebooks/glossary.md", "glossary.md"),
+    ("course_api/weights/MODEL_CARD.md", "model-card.md"),
+    ("docs/CLASSROOM.md", "instructors.md"),
+)
 FOLD_TAG = "hide-cell"  # MyST-NB renders the cell, source and output, inside a closed <details> block
 SHOW_ANSWER = "Show the worked answer"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"  # needs widget scripts from a CDN: the text is shown
@@ -200,7 +204,7 @@ def sphinx_settings(solutions: str) -> dict[str, object]:
         "html_context": {"default_mode": "auto"},  # light or dark as the system says (and no console error)
         "html_favicon": "favicon.svg",  # else browsers ask for /favicon.ico, which is not there
         "html_sourcelink_suffix": "",  # the download button gives the notebook itself
-        "myst_heading_anchors": 3,  # the README's links to its own sections (#errors-limits-and-security)
+        "myst_heading_anchors": 3,  # the README's links to its sections, the lessons' to the glossary's terms
         "myst_enable_extensions": [],  # no $...$ math: "$PORT" in a lesson is text, and no page needs MathJax
         "nb_execution_mode": "off",  # render the stored outputs; never run a notebook
         "nb_ipywidgets_js": {},

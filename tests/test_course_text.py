@@ -191,7 +191,11 @@ def _student_texts() -> list[tuple[str, str]]:
     for path in sorted((ROOT / "course_api" / "checks").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-        docstrings = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, documented) and ast.get_docstring(n)}
+        docstrings = {
+            id(n.body[0].value)
+            for n in ast.walk(tree)
+            if isinstance(n, documented) and ast.get_docstring(n) and isinstance(n.body[0], ast.Expr)
+        }
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
                 found.append((f"{path.relative_to(ROOT)}:{node.lineno}", node.value))

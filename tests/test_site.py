@@ -101,7 +101,7 @@ def lesson_order() -> list[str]:
 @slow
 def test_every_page_is_there_in_course_order(site):
     folder, pages = site
-    expected = ["index", *lesson_order(), "model-card", "instructors"]
+    expected = ["index", *lesson_order(), "glossary", "model-card", "instructors"]
     assert [page.docname for page in pages] == expected
     for docname in expected:
         assert (folder / f"{docname}.html").is_file(), docname
