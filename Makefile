@@ -68,5 +68,5 @@ doctor: ## check versions, device, PyTorch build, weights and the Jupyter kernel
 lock: ## re-resolve the newest versions allowed by pyproject.toml into constraints.txt (setup's PyTorch build)
 	$(COURSE) lock
 
-clean: ## remove .venv, caches, test artifacts, runs/ and site/ (the weights and notebooks stay)
+clean: ## remove .venv, caches, test artifacts, runs/, site/ and the notebooks' work/ folders (exercises/ stays)
 	$(COURSE) clean

@@ -343,12 +343,25 @@ def cmd_screenshots(python: Path, args: list[str]) -> None:
     )
 
 
+# What `clean` removes: everything the course generates, with the files the notebooks write (a work/ folder per
+# lesson) and solutions/my_api/ (written by running the worked answers). Never anything in exercises/ but
+# exercises/work/: the student's worksheets and my_api/ are their work. Nor the instructors' submissions/ and grades/.
+GENERATED = (
+    ".venv", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".hypothesis", "test-artifacts", "runs", "build", "site",
+    "benchmarks/results", "notebooks/work", "exercises/work", "solutions/work", "solutions/my_api",
+)  # fmt: skip
+KEPT = ("exercises", "submissions", "grades")
+
+
 def cmd_clean(args: list[str]) -> None:
-    for name in (".venv", ".pytest_cache", ".ruff_cache", ".mypy_cache", "test-artifacts", "runs", "build", "site"):
+    removed = [name for name in GENERATED if (ROOT / name).exists()]
+    for name in removed:
         shutil.rmtree(ROOT / name, ignore_errors=True)
     for path in [*ROOT.glob("*.egg-info"), *ROOT.rglob("__pycache__")]:
-        shutil.rmtree(path, ignore_errors=True)
-    print("Removed .venv, caches, test artifacts, runs/ and site/ (the weights and notebooks stay).")
+        if path.relative_to(ROOT).parts[0] not in KEPT:
+            shutil.rmtree(path, ignore_errors=True)
+    print("Removed", ", ".join(f"{name}/" for name in removed) or "no folder", "and the Python caches (__pycache__).")
+    print("Kept: the weights, the notebooks, exercises/ (your worksheets and my_api/), submissions/ and grades/.")
 
 
 def cmd_lock(options: dict, args: list[str]) -> None:
@@ -400,7 +413,7 @@ COMMANDS = {
     "bench": ("load-test the server with wrk on 127.0.0.1 (bench --quick, bench --device cuda)", cmd_bench),
     "screenshots": ("retake the README's screenshots of /docs and /playground (needs Chromium)", cmd_screenshots),
     "lock": ("re-resolve constraints.txt from pyproject.toml, with the PyTorch build setup chooses", None),
-    "clean": ("remove .venv, caches, test artifacts, runs/ and site/", None),
+    "clean": ("remove .venv, caches, test artifacts, runs/, site/ and the notebooks' work/ folders", None),
 }
 COURSE_API = {  # commands that are `course-api <name>` in the environment
     "serve": ["serve"],

@@ -245,3 +245,35 @@ def test_a_mistyped_command_says_what_exists():
     done = subprocess.run([sys.executable, "course.py", "tset"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "There is no command 'tset'. Did you mean 'test'?" in done.stderr
+
+
+def test_clean_removes_what_the_course_generates_and_keeps_the_students_work(monkeypatch, tmp_path, capsys):
+    """`make clean` on a copy-like folder: every generated folder goes; the student's worksheets and my_api/ (and
+    anything else in exercises/ but exercises/work/), the instructors' folders and the course's own files stay."""
+    generated = [*course.GENERATED, "course_api.egg-info", "course_api/__pycache__", "notebooks/work/03/__pycache__"]
+    for name in generated:
+        (tmp_path / name).mkdir(parents=True, exist_ok=True)
+        (tmp_path / name / "file.txt").write_text("generated\n")
+    kept = [
+        "exercises/my_api/main.py",
+        "exercises/my_api/__pycache__/main.cpython-312.pyc",
+        "exercises/03_fastapi.ipynb",
+        "exercises/notes.txt",
+        "notebooks/03_fastapi.ipynb",
+        "solutions/03_fastapi.ipynb",
+        "course_api/weights/digits_cnn.safetensors",
+        "submissions/ada/03_fastapi.ipynb",
+        "grades/report.md",
+    ]
+    for name in kept:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("the student's\n")
+    monkeypatch.setattr(course, "ROOT", tmp_path)
+    course.cmd_clean([])
+    assert [name for name in generated if (tmp_path / name).exists()] == []
+    assert [name for name in kept if not (tmp_path / name).is_file()] == []
+    printed = capsys.readouterr().out
+    assert "notebooks/work/" in printed
+    assert "exercises/ (your worksheets and my_api/)" in printed
+    assert {"notebooks/work", "exercises/work", "solutions/work", "solutions/my_api"} <= set(course.GENERATED)
+    assert not [name for name in course.GENERATED if name.startswith("exercises/") and name != "exercises/work"]

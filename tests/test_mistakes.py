@@ -100,7 +100,7 @@ def shown_badly(exc: Exception) -> list[str]:
     or a path of the course's code (the student's own lines may show), or a line wider than the output (one
     unbreakable word aside)."""
     shown = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in exc._render_traceback_()]  # type: ignore[attr-defined]
-    course_code = re.compile(r"course_api[/\\]|site-packages")
+    course_code = re.compile(r"course_api[/\\]")
     problems = [f"shows the course's code: {line!r}" for line in shown if course_code.search(line)]
     wide = [line for line in shown if len(line) > WIDTH and " " in line.strip()]
     return problems + [f"a line wider than {WIDTH} columns: {line!r}" for line in wide]

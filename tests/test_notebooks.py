@@ -49,9 +49,11 @@ def errors(nb: nbformat.NotebookNode) -> list[tuple[int, str, str]]:
 def execute(
     path: Path, *, allow_errors: bool = False, name: str | None = None, **parameters: object
 ) -> nbformat.NotebookNode:
-    """Run ``path`` with papermill (device="cpu" unless given), record its time, return the executed copy."""
+    """Run ``path`` with papermill (device="cpu" unless given), record its time, return the executed copy. It must
+    write its files into its work/ folder (worksheets: also my_api/, the student's project), nothing else beside it."""
     out = ARTIFACTS / path.parent.name / (name or path.name)
     out.parent.mkdir(parents=True, exist_ok=True)
+    beside = {entry.name for entry in path.parent.iterdir()}
     started = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -76,6 +78,9 @@ def execute(
     if isinstance(parameters.get("base_url"), str):  # a server the test started, not the notebook
         ports.discard(int(str(parameters["base_url"]).rsplit(":", 1)[1]))
     assert all(not listening(port) for port in ports), f"{path} left a server listening"
+    allowed = {"work", "my_api"} if path.parent.name in ("solutions", "exercises") else {"work"}
+    new = {entry.name for entry in path.parent.iterdir() if not entry.name.startswith(".")} - beside - allowed
+    assert not new, f"{path.name} wrote {sorted(new)} beside it: write into work/{path.name[:2]}/ (`make clean`)"
     return executed
 
 
