@@ -154,21 +154,65 @@ def test_the_package_speaks_of_no_draft():
     assert not found, f"students never saw a draft: {found}"
 
 
-def _minutes(path: Path) -> int:
+# Times from the material (README, "How long it takes"): reading at 100 to 150 words a minute of the core's text,
+# plus half a minute to a minute for each core code cell run and read; exercises 4 to 8 minutes a point.
+READING_WPM = (150, 100)
+MINUTES_PER_CELL = (0.5, 1.0)
+MINUTES_PER_POINT = (4, 8)
+
+
+def _five(minutes: float) -> int:
+    return max(5, 5 * round(minutes / 5))
+
+
+def expected_times(path: Path) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((reading low, high), (exercises low, high)) in minutes, for the walkthrough ``path``, by the method."""
+    from course_api.checks import EXERCISES
+
+    core = [c for c in cells(path) if not c.optional]
+    text = sum(words(c.source) for c in core if c.kind == "markdown")
+    code = sum(1 for c in core if c.kind == "code")
+    reading = tuple(_five(text / wpm + code * per) for wpm, per in zip(READING_WPM, MINUTES_PER_CELL, strict=True))
+    points = sum(e.points for e in EXERCISES.values() if e.lesson == path.name[:2])
+    exercises = tuple(5 * round(points * per / 5) for per in MINUTES_PER_POINT)
+    return (reading[0], reading[1]), (exercises[0], exercises[1])
+
+
+def stated_times(path: Path) -> tuple[tuple[int, int], tuple[int, int]]:
     opening = next(c.source for c in cells(path) if c.kind == "markdown")
-    match = re.search(r"\*\*Time\b[^\n]*?(\d+)\s*min", opening)
-    assert match, f"{path.name}: no time in minutes"
-    return int(match[1])
+    reading = re.search(r"\*\*Time\.\*\* reading (\d+)–(\d+) min", opening)
+    assert reading, f"{path.name}: no **Time.** reading N–M min"
+    exercises = re.search(r"exercises (\d+)–(\d+) min", opening)
+    return (int(reading[1]), int(reading[2])), (int(exercises[1]), int(exercises[2])) if exercises else (0, 0)
+
+
+def time_line(path: Path) -> str:
+    (r_lo, r_hi), (e_lo, e_hi) = expected_times(path)
+    exercises = f"; exercises {e_lo}–{e_hi} min" if e_hi else "; no exercises"
+    return f"**Time.** reading {r_lo}–{r_hi} min{exercises}."
+
+
+@pytest.mark.parametrize("path", WALKTHROUGHS, ids=lambda p: p.stem)
+def test_stated_times_follow_the_method(path):
+    """Each lesson's **Time.** line: reading and exercises apart, as ranges, from its material."""
+    assert stated_times(path) == expected_times(path), f"{path.name}: the opening should say {time_line(path)}"
 
 
 def test_the_map_and_the_readme_give_each_lessons_own_time():
-    """Notebook 00's table and the README's say what each notebook's own **Time.** line says."""
+    """Notebook 00's table and the README's say what each notebook's **Time.** line says; 00's total is the sum."""
     overview = next(c.source for c in cells(ROOT / "notebooks" / "00_setup.ipynb") if "| 06 |" in c.source)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    totals = [0, 0, 0, 0]
     for path in WALKTHROUGHS:
-        number, minutes = path.name[:2], _minutes(path)
-        assert re.search(rf"^\| {number} \|.*\| {minutes} \|$", overview, re.MULTILINE), f"00's table: {path.stem}"
-        assert re.search(rf"^\| {number} \|.*\| {minutes} min \|$", readme, re.MULTILINE), f"README: {path.stem}"
+        (r_lo, r_hi), (e_lo, e_hi) = stated_times(path)
+        totals = [a + b for a, b in zip(totals, (r_lo, r_hi, e_lo, e_hi), strict=True)]
+        exercises = f"{e_lo}–{e_hi}" if e_hi else "–"
+        row = rf"^\| {path.name[:2]} \|.*\| {r_lo}–{r_hi} \| {exercises} \|$"
+        assert re.search(row, overview, re.MULTILINE), f"00's table: {path.stem}: {r_lo}–{r_hi} | {exercises}"
+        assert re.search(row, readme, re.MULTILINE), f"README's table: {path.stem}: {r_lo}–{r_hi} | {exercises}"
+    total = f"| **{totals[0]}–{totals[1]}** | **{totals[2]}–{totals[3]}** |"
+    assert total in overview, f"00's total row should end {total}"
+    assert total in readme, f"README's total row should end {total}"
 
 
 INTERNALS = re.compile(
