@@ -56,7 +56,7 @@ grade: ## grade a class: make grade SUBMISSIONS=folder (OUTPUT=grades JOBS=2 TIM
 bench: ## load-test the server with wrk on 127.0.0.1, then 20 s of mixed load with nothing lost (DEVICE=cuda, BENCH_ARGS=--quick)
 	$(COURSE) bench $(if $(DEVICE),--device $(DEVICE)) $(BENCH_ARGS)
 
-screenshots: ## retake the README's screenshots of /docs and /playground (needs Chromium)
+screenshots: ## retake the README's screenshots: /docs, /playground, a failed check (Chromium)
 	$(COURSE) screenshots
 
 site: ## build the course website into site/ (SOLUTIONS=collapsed adds the worked answers, folded)

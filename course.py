@@ -336,7 +336,12 @@ def cmd_bench(python: Path, args: list[str]) -> None:
 
 
 def cmd_screenshots(python: Path, args: list[str]) -> None:
-    tests = ["tests/test_browser.py", "-k", "swagger_ui_renders or playground_predicts"]
+    tests = [
+        "tests/test_browser.py",
+        "tests/test_lab.py",
+        "-k",
+        "swagger_ui_renders or playground_predicts or failed_check",
+    ]
     run(
         [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests, *args],
         env={"COURSE_API_SCREENSHOTS": "docs/images"},
@@ -411,7 +416,10 @@ COMMANDS = {
     "grade": ("grade a class's worksheets: grade SUBMISSIONS [--output grades] [--jobs N] [--timeout 120]", None),
     "site": ("build the course website into site/ (site --solutions collapsed)", None),
     "bench": ("load-test the server with wrk on 127.0.0.1 (bench --quick, bench --device cuda)", cmd_bench),
-    "screenshots": ("retake the README's screenshots of /docs and /playground (needs Chromium)", cmd_screenshots),
+    "screenshots": (
+        "retake the README's screenshots: /docs, /playground, a failed check (needs Chromium)",
+        cmd_screenshots,
+    ),
     "lock": ("re-resolve constraints.txt from pyproject.toml, with the PyTorch build setup chooses", None),
     "clean": ("remove .venv, caches, test artifacts, runs/, site/ and the notebooks' work/ folders", None),
 }

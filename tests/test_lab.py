@@ -18,7 +18,7 @@ import psutil  # comes with ipykernel
 import pytest
 
 from course_api.ports import free_port
-from helpers import ROOT, save_screenshot
+from helpers import ROOT, save_element_screenshot, save_screenshot
 
 TOKEN = "course-api-test"
 
@@ -134,6 +134,52 @@ def test_jupyterlab_shows_notebook_00_in_chromium_with_an_idle_kernel(lab, page)
     save_screenshot(page, "jupyterlab")
     kernels = httpx2.get(f"{lab.url}/api/kernels", headers=lab.headers, timeout=10).json()
     assert [kernel["name"] for kernel in kernels] == ["course-api"]
+
+
+FAILED_CHECK = [  # worksheet 01's setup, a common first attempt at 01.2 (.json without parentheses), its check
+    "from http import HTTPStatus\n\nimport requests\n\nfrom course_api import serve_in_background\n"
+    'from course_api.checks import check\n\nserver = serve_in_background(device="cpu")\napi_url = server.url',
+    'astros_response = requests.get(f"{api_url}/astros.json", timeout=10)\nastros = astros_response.json\n'
+    "meaning = HTTPStatus(astros_response.status_code).phrase",
+    'check("01.2")',
+]
+
+
+@pytest.mark.browser
+def test_a_failed_check_shows_one_short_block_in_jupyterlab(lab, page):
+    """What a student sees in JupyterLab when a check fails: one block that says what is wrong and what to try, no
+    traceback through the course's code, within the cell's width. The README shows this screenshot."""
+    import nbformat
+    from playwright.sync_api import expect
+
+    folder = ROOT / "exercises" / "work"  # ignored, and removed by make clean
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "failed-check.ipynb"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in FAILED_CHECK])
+    notebook.metadata["kernelspec"] = {
+        "name": "course-api",
+        "display_name": "Python (course-api)",
+        "language": "python",
+    }
+    nbformat.write(notebook, path)
+    try:
+        page.set_viewport_size({"width": 1280, "height": 800})  # a laptop's window: 100 columns fit in a cell
+        page.goto(f"{lab.url}/lab/tree/exercises/work/failed-check.ipynb?token={lab.token}", timeout=60_000)
+        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+        expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
+            "data-status", "idle", timeout=60_000
+        )
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        error = panel.locator(".jp-Cell").nth(2).locator(".jp-OutputArea-output")
+        expect(error).to_contain_text("✘ Exercise 01.2 (people in space) is not right yet", timeout=60_000)
+        shown = error.inner_text()
+        for inside in ("Traceback", "lesson01.py", "registry.py", 'File "'):
+            assert inside not in shown
+        assert "parentheses" in shown
+        save_element_screenshot(panel.locator(".jp-Cell").nth(1).locator("xpath=..").first, "failed-check", page)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def test_make_lab_logs_no_warning_a_student_cannot_act_on(lab):
