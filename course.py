@@ -291,7 +291,11 @@ def setup(options: dict) -> Path:
     python = create_venv(base)
     plan = machine_torch_plan(options["torch"], python)
     digest = inputs_digest(plan.build)
+    activate = r".venv\Scripts\Activate.ps1" if os.name == "nt" else "source .venv/bin/activate"
     if read_stamp().get("digest") == digest and not options.get("force"):
+        if options.get("announce"):  # `make setup` on a ready environment still says how to use it
+            print(f"Environment {VENV.name} is ready and up to date (PyTorch build: {plan.build}).")
+            print(f"To type course-api commands yourself, activate it first: {activate}")
         return python
     print(f"Setting up {VENV.name} (PyTorch: {plan.why}).")
     replace = installed_torch_to_replace(python, plan)
@@ -304,7 +308,6 @@ def setup(options: dict) -> Path:
     run([str(python), *register], stdout=subprocess.DEVNULL)
     run([str(python), "-m", "course_api.lab"], stdout=subprocess.DEVNULL)
     STAMP.write_text(json.dumps({"digest": digest, "torch": plan.build}) + "\n", encoding="utf-8")
-    activate = r".venv\Scripts\Activate.ps1" if os.name == "nt" else "source .venv/bin/activate"
     print(f"Environment ready in {VENV.name} (Jupyter kernel '{KERNEL}', PyTorch build: {plan.build}).")
     print(f"To type course-api commands yourself, activate it first: {activate}")
     return python
@@ -518,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
         if command == "lock":
             cmd_lock(options, args)
             return 0
-        python = setup({**options, "force": options["force"] or (command == "setup" and "--force" in args)})
+        force = options["force"] or (command == "setup" and "--force" in args)
+        python = setup({**options, "force": force, "announce": command == "setup"})
         dispatch(command, python, args)
     except CourseError as exc:
         print(f"course.py: {exc.args[0]}", file=sys.stderr)

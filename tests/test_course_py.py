@@ -277,3 +277,17 @@ def test_clean_removes_what_the_course_generates_and_keeps_the_students_work(mon
     assert "exercises/ (your worksheets and my_api/)" in printed
     assert {"notebooks/work", "exercises/work", "solutions/work", "solutions/my_api"} <= set(course.GENERATED)
     assert not [name for name in course.GENERATED if name.startswith("exercises/") and name != "exercises/work"]
+
+
+@pytest.mark.subprocess
+def test_setup_on_a_ready_environment_says_how_to_activate_it():
+    """`make setup` twice: the second run installs nothing, and still prints the reminder the README promises."""
+    done = subprocess.run(
+        [sys.executable, "course.py", "setup"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    again = subprocess.run(
+        [sys.executable, "course.py", "setup"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert "ready and up to date" in again.stdout
+    assert "activate it first" in again.stdout
