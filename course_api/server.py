@@ -12,10 +12,13 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from importlib import resources
 from urllib.parse import urlsplit
 
 import anyio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from course_api import __version__, problems
@@ -94,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         debug=False,  # never a traceback in an answer: problem details, and the traceback in the log
     )
     app.state.settings = settings
+    accessible_docs(app)
     install_error_handlers(app)
     document_settings(app, settings)
     json_limits = dict.fromkeys(JSON_ROUTES, settings.json_body_limit)
@@ -107,6 +111,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost: behind a proxy's path prefix (a JupyterHub's /user/<name>/proxy/<port>), links carry it.
     app.add_middleware(PathPrefix, prefix=public_prefix(settings))
     return app
+
+
+# /docs is fastapi_offline's Swagger UI page, served from the package (no CDN), with two fixes of the course's:
+# the page's language (its <html> has no lang, which screen readers need) and docs.css, inlined, which darkens the
+# colours that Swagger UI's own style sheet gives too little contrast (WCAG 2.1 AA). What Swagger UI's markup
+# itself fails is left as it is and reported in the README ("Accessibility"); tests/test_accessibility.py checks.
+DOCS_CSS = resources.files("course_api") / "static" / "docs.css"
+
+
+def accessible_docs(app: FastAPI) -> None:
+    """Serve fastapi_offline's /docs page with ``lang="en"`` and the course's contrast fixes (docs.css)."""
+    (route,) = [r for r in app.router.routes if isinstance(r, APIRoute) and r.path == "/docs"]
+    upstream = route.endpoint
+    app.router.routes.remove(route)
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui_html(request: Request) -> HTMLResponse:
+        page = bytes((await upstream(request)).body).decode("utf-8")
+        style = f"<style>\n{DOCS_CSS.read_text(encoding='utf-8')}</style>\n</head>"
+        page = page.replace("<html>", '<html lang="en">', 1).replace("</head>", style, 1)
+        return HTMLResponse(page)
 
 
 def public_prefix(settings: Settings) -> str:

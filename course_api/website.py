@@ -23,6 +23,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -44,6 +45,26 @@ FAVICON = (
     '<text x="16" y="21" font-family="sans-serif" font-size="12" font-weight="bold" text-anchor="middle" '
     'fill="#fff">API</text></svg>\n'
 )
+# Accessibility (WCAG 2.1 AA, checked with axe-core by tests/test_accessibility.py): the course's fixes to the theme.
+# The search button in the sidebar: the theme names it "Search" (aria-label) while it shows "Search Ctrl+K", and a
+# name must contain the words shown (speech users say what they see); without the label, its text is its name.
+SEARCH_BUTTON = (
+    '<button class="btn search-button-field search-button__button pst-js-only" title="{{ _(\'Search\') }}" '
+    'data-bs-placement="bottom" data-bs-toggle="tooltip">\n <i class="fa-solid fa-magnifying-glass"></i>\n'
+    " <span class=\"search-button__default-text\">{{ _('Search') }}</span>\n"
+    ' <span class="search-button__kbd-shortcut"><kbd class="kbd-shortcut__modifier">Ctrl</kbd>+'
+    '<kbd class="kbd-shortcut__modifier">K</kbd></span>\n</button>\n'
+)
+# MyST-NB names each folded cell "Toggle hidden content" while it shows "Show the worked answer": the same rule, so
+# the site's own extension (setup() below) takes that label out, and the summary's text becomes its name.
+MYST_NB_SUMMARY = ('<summary aria-label="Toggle hidden content">', "<summary>")
+# In dark mode, a search result's highlighted word is a link's blue on the theme's dark yellow (2:1), and a link in
+# an HTML output (a notebook's server.link()) the same blue on the light box the theme draws for outputs (2.2:1): the
+# page's text colour on the yellow, a dark blue in the box.
+COURSE_CSS = """/* The course's fixes to the theme (course_api/website.py). */
+html[data-theme="dark"] span.highlighted { color: var(--pst-color-text-base); }
+html[data-theme="dark"] .bd-content div.cell_output .text_html a { color: #1e40af; }
+"""
 LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.MULTILINE | re.DOTALL)
 
@@ -134,10 +155,23 @@ def fold_solutions(nb: nbformat.NotebookNode) -> int:
     return folded
 
 
-def stage_notebook(root: Path, page: Page, source: Path) -> None:
+def stage_notebook(root: Path, page: Page, source: Path, targets: dict[str, str]) -> None:
     nb = nbformat.read(root / page.source, as_version=4)
     if page.source.parts[0] == "solutions":
         fold_solutions(nb)
+    here = posixpath.dirname(page.target) or "."
+
+    def to_page(match: re.Match[str]) -> str:  # a link to another page of the site (the glossary) points to it there
+        bang, label, address = match.groups()
+        path, _, anchor = address.partition("#")
+        resolved = posixpath.normpath(posixpath.join(page.source.parent.as_posix(), path))
+        if bang or not path or resolved not in targets:
+            return match.group(0)  # anything else stays, and Sphinx warns about a broken one
+        return f"[{label}]({posixpath.relpath(targets[resolved], here)}" + (f"#{anchor})" if anchor else ")")
+
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = LINK.sub(to_page, cell.source)
     nb.metadata.pop("widgets", None)  # the widgets' saved state: no widget scripts on the site
     nbformat.write(nb, source / page.target)
 
@@ -187,7 +221,7 @@ def sphinx_settings(solutions: str) -> dict[str, object]:
     return {
         "project": "Creating APIs",
         "author": "the Creating APIs course",
-        "extensions": ["myst_nb", "sphinx_copybutton", "sphinx.ext.githubpages"],
+        "extensions": ["myst_nb", "sphinx_copybutton", "sphinx.ext.githubpages", "course_api.website"],
         "html_theme": "sphinx_book_theme",
         "html_title": "Creating APIs",
         "html_theme_options": {
@@ -203,6 +237,9 @@ def sphinx_settings(solutions: str) -> dict[str, object]:
         },
         "html_context": {"default_mode": "auto"},  # light or dark as the system says (and no console error)
         "html_favicon": "favicon.svg",  # else browsers ask for /favicon.ico, which is not there
+        "templates_path": ["_templates"],  # SEARCH_BUTTON replaces the theme's search-button-field.html
+        "html_static_path": ["_static"],
+        "html_css_files": ["course.css"],  # COURSE_CSS
         "html_sourcelink_suffix": "",  # the download button gives the notebook itself
         "myst_heading_anchors": 3,  # the README's links to its sections, the lessons' to the glossary's terms
         "myst_enable_extensions": [],  # no $...$ math: "$PORT" in a lesson is text, and no page needs MathJax
@@ -217,19 +254,34 @@ def sphinx_settings(solutions: str) -> dict[str, object]:
     }
 
 
+def setup(app: Any) -> dict[str, bool]:
+    """The site's own Sphinx extension (listed in its ``extensions``): MYST_NB_SUMMARY on every page."""
+
+    def name_folds_by_their_text(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+        if "body" in context:
+            context["body"] = context["body"].replace(*MYST_NB_SUMMARY)
+
+    app.connect("html-page-context", name_folds_by_their_text)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
 def stage(root: Path, pages: list[Page], source: Path, solutions: str) -> None:
     """Write the site's sources into ``source``: pages, images and conf.py."""
     targets = {page.source.as_posix(): page.target for page in pages}
     for page in pages:
         (source / page.target).parent.mkdir(parents=True, exist_ok=True)
         if page.source.suffix == ".ipynb":
-            stage_notebook(root, page, source)
+            stage_notebook(root, page, source, targets)
             continue
         text = rewrite_links((root / page.source).read_text(encoding="utf-8"), page, targets, root, source)
         if page.target == "index.md":
             text += toctrees(pages)
         (source / page.target).write_text(text, encoding="utf-8")
     (source / "favicon.svg").write_text(FAVICON, encoding="utf-8")
+    (source / "_templates").mkdir(exist_ok=True)
+    (source / "_templates" / "search-button-field.html").write_text(SEARCH_BUTTON, encoding="utf-8")
+    (source / "_static").mkdir(exist_ok=True)
+    (source / "_static" / "course.css").write_text(COURSE_CSS, encoding="utf-8")
     settings = sphinx_settings(solutions)
     conf = "\n".join(f"{name} = {value!r}" for name, value in settings.items())
     header = "# Generated by course_api.website for `course-api build-site`: edit that module, not this file.\n"

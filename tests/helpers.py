@@ -221,6 +221,68 @@ def try_it_out_get_item(page: Any, base: str, q: str, timeout_ms: int) -> None:
     assert json.loads(body.inner_text()) == {"item_id": 5, "q": q}
 
 
+# ---------------------------------------------------------------------------------- accessibility (axe-core)
+# tests/test_accessibility.py checks the course's pages with axe-core (npm's axe-core package, its axe.min.js run in
+# the page, offline) against the WCAG 2.1 A and AA rules. COURSE_API_AXE names an axe.min.js; else the global npm
+# folders of Debian, /usr/local, Homebrew and Windows; else wherever `npm root -g` says.
+AXE_INSTALL = "npm install -g axe-core@4"
+AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
+AXE_FOLDERS = ("/usr/lib/node_modules", "/usr/local/lib/node_modules", "/opt/homebrew/lib/node_modules")
+
+
+def find_axe(environ: Mapping[str, str] | None = None) -> Path | None:
+    """axe-core's ``axe.min.js``: ``COURSE_API_AXE`` (even if not there), else a global npm install, else None."""
+    environ = os.environ if environ is None else environ
+    if environ.get("COURSE_API_AXE"):
+        return Path(environ["COURSE_API_AXE"])
+    folders = [Path(f) for f in AXE_FOLDERS]
+    if environ.get("APPDATA"):
+        folders.append(Path(environ["APPDATA"]) / "npm" / "node_modules")
+    npm = shutil.which("npm")
+    if npm and not any((f / "axe-core" / "axe.min.js").is_file() for f in folders):
+        try:
+            answer = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=30, check=False)
+            folders.append(Path(answer.stdout.strip()))
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return next((f / "axe-core" / "axe.min.js" for f in folders if (f / "axe-core" / "axe.min.js").is_file()), None)
+
+
+def axe_violations(page: Any, axe: Path) -> list[dict[str, Any]]:
+    """What axe-core finds against the WCAG 2.1 A and AA rules on ``page`` as it is now: one entry per rule, with
+    ``id``, ``help`` and ``nodes`` (each with ``target``, a CSS selector, ``html`` and ``summary``)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(axe))  # inlined by Playwright: the page requests nothing
+    found: list[dict[str, Any]] = page.evaluate(
+        """async (tags) => {
+            // Colours are measured once transitions end (a theme's switch to dark mode fades them in).
+            const finite = document.getAnimations().filter((a) => a.effect?.getTiming().iterations !== Infinity);
+            await Promise.all(finite.map((a) => a.finished.catch(() => null)));
+            const options = {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']};
+            const results = await axe.run(document, options);
+            return results.violations.map((rule) => ({
+                id: rule.id, help: rule.help,
+                nodes: rule.nodes.map((node) => ({
+                    target: node.target.join(' '), html: node.html, summary: node.failureSummary,
+                })),
+            }));
+        }""",
+        list(AXE_TAGS),
+    )
+    return found
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    """Violations as lines a person can act on: the rule, what it wants, and each element with why it fails."""
+    lines = []
+    for rule in violations:
+        lines.append(f"{rule['id']}: {rule['help']}")
+        for node in rule["nodes"]:
+            why = " ".join(node["summary"].split())
+            lines.append(f"    {node['target']}  {node['html'][:120]}  ({why[:240]})")
+    return "\n".join(lines)
+
+
 README_IMAGES = ROOT / "docs" / "images"  # the README's screenshots, retaken by `make screenshots`
 
 

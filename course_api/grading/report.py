@@ -98,11 +98,24 @@ pre { white-space: pre-wrap; margin: 0; font-size: .9rem; }
 """
 
 
+def _points(lesson: str, outcomes: dict[str, dict[str, Any]]) -> str:
+    ids = [i for i in outcomes if EXERCISES[i].lesson == lesson]
+    return f"{sum(outcomes[i]['points'] for i in ids)} of {sum(outcomes[i]['max'] for i in ids)} points"
+
+
+def _contents(outcomes: dict[str, dict[str, Any]]) -> str:
+    """Links to each worksheet's section: a way to it with the keyboard (Tab, Enter) as well as by scrolling."""
+    items = "".join(
+        f'<li><a href="#lesson-{lesson}">{html.escape(name)}</a>: {_points(lesson, outcomes)}</li>'
+        for lesson, name in NOTEBOOKS.items()
+    )
+    return f'<nav aria-label="Worksheets"><ul>{items}</ul></nav>'
+
+
 def _sheet_section(lesson: str, grades: StudentGrades, outcomes: dict[str, dict[str, Any]]) -> str:
     ids = [i for i in sorted(outcomes) if EXERCISES[i].lesson == lesson]
-    earned, most = sum(outcomes[i]["points"] for i in ids), sum(outcomes[i]["max"] for i in ids)
     sheets = [s for s in grades.sheets if s.lesson == lesson]
-    parts = [f"<h2>{html.escape(NOTEBOOKS[lesson])}: {earned} of {most} points</h2>"]
+    parts = [f'<h2 id="lesson-{lesson}">{html.escape(NOTEBOOKS[lesson])}: {_points(lesson, outcomes)}</h2>']
     if not sheets:
         return parts[0] + '\n<p class="not-done">Not handed in.</p>'
     parts.append(f"<p>File: {html.escape(', '.join(s.file for s in sheets))}</p>")
@@ -132,11 +145,11 @@ def feedback_page(grades: StudentGrades) -> str:
     title = f"Feedback for {html.escape(grades.student)}"
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{STYLE}</style></head><body><h1>{title}</h1>"
+        f"<style>{STYLE}</style></head><body><main><h1>{title}</h1>"
         f"<p><strong>{grades.total} of {most} points.</strong> Each exercise shows what the course's check said "
         f"about your answer: fix what it names, then run the check in your notebook to see it pass. A cell is named "
         f"by its place among the notebook's code cells, counting from the top.</p>"
-        f"{notes}{body}</body></html>\n"
+        f"{notes}{_contents(outcomes)}{body}</main></body></html>\n"
     )
 
 
