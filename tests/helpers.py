@@ -286,21 +286,10 @@ def describe_violations(violations: list[dict[str, Any]]) -> str:
 README_IMAGES = ROOT / "docs" / "images"  # the README's screenshots, retaken by `make screenshots`
 
 
-def save_element_screenshot(element: Any, name: str, page: Any) -> Path:
-    """Like :func:`save_screenshot`, of one part of ``page`` (a Playwright locator)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    element.screenshot(path=str(path))
-    if os.environ.get("COURSE_API_SCREENSHOTS"):
-        copy = ROOT / os.environ["COURSE_API_SCREENSHOTS"] / f"{name}.png"
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        copy.write_bytes(path.read_bytes())
-    return path
-
-
 def save_screenshot(page: Any, name: str) -> Path:
-    """Save a screenshot of ``page`` as test-artifacts/screenshots/<name>.png (kept by CI as an artifact); with
-    COURSE_API_SCREENSHOTS=<folder> (`make screenshots`), also as <folder>/<name>.png."""
+    """Save a screenshot of ``page`` (a Playwright page, or a locator: one part of it) as
+    test-artifacts/screenshots/<name>.png (kept by CI as an artifact); with COURSE_API_SCREENSHOTS=<folder>
+    (`make screenshots`), also as <folder>/<name>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))

@@ -18,7 +18,7 @@ import psutil  # comes with ipykernel
 import pytest
 
 from course_api.ports import free_port
-from helpers import ROOT, save_element_screenshot, save_screenshot
+from helpers import ROOT, save_screenshot
 
 TOKEN = "course-api-test"
 
@@ -199,7 +199,7 @@ def test_a_failed_check_shows_one_short_block_in_jupyterlab(lab, page):
         for inside in ("Traceback", "lesson01.py", "registry.py", 'File "'):
             assert inside not in shown
         assert "parentheses" in shown
-        save_element_screenshot(panel.locator(".jp-Cell").nth(1).locator("xpath=..").first, "failed-check", page)
+        save_screenshot(panel.locator(".jp-Cell").nth(1).locator("xpath=..").first, "failed-check")
     finally:
         httpx2.delete(f"{lab.url}/api/sessions/{started.json()['id']}", headers=lab.headers, timeout=30)
         path.unlink(missing_ok=True)
