@@ -326,7 +326,7 @@ def test_the_site_works_with_the_keyboard_alone(page, site_url, axe):
 
     # The sidebar's navigation: Tab to the lesson's worksheet, Enter opens it.
     page.goto(f"{site_url}/walkthroughs/03_fastapi.html")
-    tab_to(page, page.locator(".bd-sidebar-primary").get_by_role("link", name=re.compile("^03 · FastAPI: exercises")))
+    tab_to(page, page.locator(".bd-sidebar-primary").get_by_role("link", name=re.compile("^03 · FastAPI: worksheet")))
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/worksheets/03_fastapi\.html$"))
 

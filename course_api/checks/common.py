@@ -23,7 +23,7 @@ def require_response(value: Any, name: str, call: str = "requests.get(...)") -> 
         return value
     keep = f"Keep the whole Response in `{name}` (`{name} = {call}`), and read what you need from it."
     if isinstance(value, bool):
-        problem = f"`{name}` is {value}, the answer to .ok, not the Response."
+        problem = f"`{name}` is {value}, the value of .ok, not the Response."
     elif isinstance(value, int):
         problem = f"`{name}` is the number {value}: that is the status code, not the Response."
     elif isinstance(value, dict | list):
@@ -36,7 +36,7 @@ def require_response(value: Any, name: str, call: str = "requests.get(...)") -> 
 
 
 def json_body(response: Any, request: str) -> Any:
-    """The JSON body of the answer to ``request``; fail, saying so, when it is not JSON."""
+    """The JSON body of the response to ``request``; fail, saying so, when it is not JSON."""
     try:
         return response.json()
     except ValueError:
@@ -44,7 +44,7 @@ def json_body(response: Any, request: str) -> Any:
 
 
 def error_detail(response: Any) -> str:
-    """The sentence an error answer of the course server gives (problem details: ``detail``)."""
+    """The sentence an error response of the course server gives (problem details: ``detail``)."""
     try:
         body = response.json()
     except ValueError:

@@ -96,12 +96,12 @@ ADVICE: list[tuple[str, str, str]] = [
         "ResponseValidationError",
         r"HTTPException\(",
         "The function returned an HTTPException instead of raising it: write `raise HTTPException(status_code=..., "
-        "detail=...)`; `return` is for the answer, `raise` for an error.",
+        "detail=...)`; `return` is for the response, `raise` for an error.",
     ),
     (
         "ResponseValidationError",
         r"",
-        "The function's answer does not match the route's response model: return the fields it declares.",
+        "The function's return value does not match the route's response model: return the fields it declares.",
     ),
     (
         "AttributeError",
@@ -223,7 +223,7 @@ def explain(error: BaseException, during: str = "") -> str | None:
     """The message for an error of the student's code, or None when it is not the student's.
 
     ``during`` names the request the check sent to the student's app: an error then is the student's even when
-    no line of theirs is in the traceback (FastAPI failing to write their route's answer as JSON, say).
+    no line of theirs is in the traceback (FastAPI failing to write their route's response as JSON, say).
     """
     where = student_line(error.__traceback__)
     if where is None and not during:
@@ -232,7 +232,7 @@ def explain(error: BaseException, during: str = "") -> str | None:
     if during:
         lines[0] += f" (while the check sent {during})"
     if where is None:
-        lines.append("  FastAPI raised it while handling your route's answer, after your function returned.")
+        lines.append("  FastAPI raised it while handling your route's response, after your function returned.")
     else:
         lineno, source = where
         lines.append(f"  in your cell, line {lineno}: {source}" if source else f"  in your cell, line {lineno}")

@@ -1,4 +1,4 @@
-"""Checks for notebook 01, requests: status codes, JSON answers, query parameters, a careful client."""
+"""Checks for notebook 01, requests: status codes, JSON bodies, query parameters, a careful client."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from course_api.checks.registry import CheckFailed, exercise, fail
     points=1,
     hints=(
         'Look at notebooks/01_requests.ipynb, section 3 "Status codes", part "200 versus 404": a request for a '
-        "path that the server does not have still gets an answer. Which function sends a GET request?",
+        "path that the server does not have still gets a response. Which function sends a GET request?",
         "requests.get(url, timeout=...) returns a Response object, and it does so for a 404 too: no exception is "
         "raised. The URL is the server's address, `api_url`, followed by a path that the API does not have. Keep "
         "the whole Response in `missing`, not its status code: the check reads `missing.status_code` itself.",
@@ -39,7 +39,7 @@ def _01_1(ns: dict[str, Any]) -> str:
         body = None
     if isinstance(body, dict) and "status-code" in body:
         fail(
-            f"{urlsplit(response.url).path} is the course server's /status/{{code}} route: it exists, and answers "
+            f"{urlsplit(response.url).path} is the course server's GET /status/{{code}}: it exists, and answers "
             f"{response.status_code} on purpose. Ask for a path that the API does not have at all, such as "
             "/this-api-doesnt-exist."
         )
@@ -81,7 +81,7 @@ def _meaning(meaning: Any, status: int) -> None:
     if isinstance(meaning, int):
         fail(f"`meaning` is the number {meaning}; it should be the phrase, the words that go with the number.")
     if meaning == expected.description:
-        fail(f"`meaning` is {meaning!r}, the long description; the phrase is the short name, .phrase.")
+        fail(f"`meaning` is {meaning!r}, the long description; the phrase is the short words in .phrase.")
     if meaning != expected.phrase:
         fail(
             f"`meaning` is {meaning!r}; it should be the standard phrase of {status}, the string that "
@@ -216,8 +216,8 @@ def _01_4(ns: dict[str, Any]) -> str:
     if query.get("q") != ["somequery"]:
         if not parts.query and response.request.body:
             fail(
-                "The URL has no query string: data= and json= put q in the request's body, which a GET route "
-                "does not read. Pass params= instead."
+                "The URL has no query string: data= and json= put q in the request's body, but GET /items/5 "
+                "reads q from the query string only. Pass params= instead."
             )
         fail(
             f"The query string is {parts.query!r}; the server reads one parameter, named q: pass "
@@ -327,20 +327,20 @@ def _raises_for_errors(get_json: Any, base: str) -> None:
         except Exception as error:
             fail(
                 raised(
-                    f"get_json(url) for a {code} answer",
+                    f"get_json(url) for a {code} response",
                     error,
                     "The caller expects requests.HTTPError: response.raise_for_status() raises it for every 4xx "
-                    "and 5xx answer.",
+                    "and 5xx response.",
                 )
             )
         if got is None:
             fail(
-                f"get_json returned None for a {code} answer: let the requests.HTTPError out. Do not catch it "
+                f"get_json returned None for a {code} response: let the requests.HTTPError out. Do not catch it "
                 "inside get_json: the caller must see that the request failed."
             )
         fail(
-            f"get_json returned normally for a {code} answer; call response.raise_for_status() "
-            "so that 4xx and 5xx answers raise requests.HTTPError."
+            f"get_json returned normally for a {code} response; call response.raise_for_status() "
+            "so that 4xx and 5xx responses raise requests.HTTPError."
         )
 
 
@@ -392,7 +392,7 @@ def _timeouts_used(seen: list[dict[str, Any]]) -> None:
         'Look at notebooks/01_requests.ipynb, section 7 "Timeouts" and section 8, on making errors impossible '
         "to miss: what happens without a timeout, and how an error status becomes an exception.",
         "get_json(url, timeout=5) does three things in order: request the URL with requests.get, passing its own "
-        "`timeout` parameter on as timeout=; make 4xx and 5xx answers raise requests.HTTPError (do not catch "
+        "`timeout` parameter on as timeout=; make 4xx and 5xx responses raise requests.HTTPError (do not catch "
         "it); return the decoded JSON body.",
         "The key lines: response = requests.get(url, timeout=timeout), then response.raise_for_status(), then "
         "return response.json().",

@@ -201,10 +201,10 @@ def _02_2(ns: dict[str, Any]) -> str:
     hints=(
         'Look at notebooks/02_json.ipynb, section 4 "Sending JSON: json= versus data=": which argument of '
         "requests.post sends a dict as a JSON body, and what the server answers to the other one.",
-        "The route is POST /predict/text on `api_url`. Its body is a JSON object with one key, text, whose value "
+        "Send a POST to /predict/text on `base_url`. Its body is a JSON object with one key, text, whose value "
         "is your sentence. Pass the dict with json=, which writes it as JSON and sets the Content-Type header. "
         "Then try sentences until the model's label is negative.",
-        'The key call: requests.post(f"{api_url}/predict/text", json={"text": "a sad sentence"}, timeout=10).',
+        'The key call: requests.post(f"{base_url}/predict/text", json={"text": "a sad sentence"}, timeout=10).',
     ),
 )
 def _02_3(ns: dict[str, Any]) -> str:
@@ -219,7 +219,7 @@ def _02_3(ns: dict[str, Any]) -> str:
                 f"so it is JSON. The server said: {error_detail(response)}"
             )
         fail(
-            "The server answered 422: your body is JSON, but not the object the route expects, "
+            "The server answered 422: your body is JSON, but not the object POST /predict/text expects, "
             "{'text': 'your sentence'} (a dict whose key is text, with a sentence that is not empty). "
             f"The server said: {error_detail(response)}"
         )
@@ -269,12 +269,12 @@ def _is_model(value: Any, name: str) -> None:
 
 @exercise(
     "02.4",
-    "a pydantic model for /astros.json",
+    "a pydantic model for the people in space",
     needs=("PeopleInSpace", "Astronaut"),
     points=2,
     hints=(
         'Look at notebooks/02_json.ipynb, section 6 "Validating with pydantic": a model is a class with one '
-        "annotated attribute per field, and a field can hold a list of another model.",
+        "typed attribute per field, and a field can hold a list of another model.",
         "Astronaut has two str fields. PeopleInSpace has message (str), number (int) and people (a list of "
         "Astronaut). A rule on one field goes in Field(...): ge means greater than or equal. A rule that "
         'compares two fields goes in a method decorated with @model_validator(mode="after"), which raises '
@@ -289,7 +289,7 @@ def _02_4(ns: dict[str, Any]) -> str:
     model, person = ns["PeopleInSpace"], ns["Astronaut"]
     _is_model(person, "Astronaut")
     _is_model(model, "PeopleInSpace")
-    document = requests.get(f"{base_url(ns, 'api_url')}/astros.json", timeout=10).json()
+    document = requests.get(f"{base_url(ns, 'base_url')}/astros.json", timeout=10).json()
     parsed = _accepts(model, document, "the real /astros.json document", "Compare your fields with the document.")
     if parsed is None:
         fail(

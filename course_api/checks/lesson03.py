@@ -72,7 +72,7 @@ def _missing_query(response: Any) -> list[str]:
         "name instead of a number.",
         "A part of the path written in curly braces is a path parameter: FastAPI passes that part of the URL to "
         "the function's argument with the same name. The decorator @app.get(...) just above the function "
-        "registers it for GET requests, and the dict the function returns becomes the JSON answer.",
+        "registers it for GET requests, and the dict the function returns becomes the JSON body of the response.",
         'Put @app.get("/hello/{name}") above `def hello(name: str) -> dict:`, and return a dict with one key, '
         '"message", whose value is the f-string f"Hello, {name}!".',
     ),
@@ -162,7 +162,7 @@ def _03_2(ns: dict[str, Any]) -> str:
         because = {
             200: "your function ran and answered it",
             400: "your own code refused it with 400",
-        }.get(got, f"the answer was {got}")
+        }.get(got, f"the response was {got}")
         kind = "as an int" if value in ("2.5", "abc") else "with its limits"
         fail(
             f"GET /square?n={value} (n {why}) got {got}; expected 422: {because}. Declare n {kind} in the "
@@ -178,7 +178,7 @@ def _03_2(ns: dict[str, Any]) -> str:
 
 
 def _note_created(client: TestClient) -> dict[str, Any]:
-    """POST /notes answers 201 with the note and an integer id; the answer."""
+    """POST /notes answers 201 with the note and an integer id; the body."""
     first = client.post("/notes", json={"title": "Buy milk", "body": "2 litres"})
     if first.status_code == 200:
         body = first.json()
@@ -203,7 +203,7 @@ def _note_created(client: TestClient) -> dict[str, Any]:
         fail(f"POST /notes returned {body!r}; expected a dict like {{'id': 1, 'title': ..., 'body': ...}}.")
     note_id = body.get("id")
     if type(note_id) is not int:
-        fail(f"POST /notes returned {body!r}; the answer should include the new note's id, an int, as 'id'.")
+        fail(f"POST /notes returned {body!r}; the body should include the new note's id, an int, as 'id'.")
     if body.get("title") != "Buy milk" or body.get("body") != "2 litres":
         fail(
             f"POST /notes returned {body!r}; expected title 'Buy milk' and body '2 litres', the ones that were "
@@ -237,7 +237,7 @@ def _notes_validated(client: TestClient) -> None:
         "A class that inherits from BaseModel lists its fields with their types. A field with a default value is "
         "optional, one without is required, and Field(min_length=..., max_length=...) limits a text's length. "
         "Give the route's function one argument typed with your model: FastAPI reads the JSON body into it, or "
-        "answers 422. status_code= in the decorator sets the status of a successful answer.",
+        "answers 422. status_code= in the decorator sets the status of a successful response.",
         'In Note: title: str = Field(min_length=1, max_length=100) and body: str = "". Then '
         '@app.post("/notes", status_code=status.HTTP_201_CREATED) above def create_note(note: Note) -> dict: '
         'note_id = len(notes) + 1, notes[note_id] = {"id": note_id, **note.model_dump()}, return notes[note_id].',
@@ -272,7 +272,7 @@ def _returned_exception(body: Any) -> bool:
 
 RETURNED_NOT_RAISED = (
     "GET /notes/999999 (a note that does not exist): your function *returned* the HTTPException, so FastAPI "
-    "sent it as an ordinary answer. An exception must be raised: write `raise HTTPException(status_code=404, "
+    "sent it as an ordinary response. An exception must be raised: write `raise HTTPException(status_code=404, "
     "detail=...)`, not `return HTTPException(...)`."
 )
 
@@ -319,7 +319,7 @@ def _missing_note(client: TestClient) -> Any:
         "Declare note_id as an int, so the URL's text becomes a number like the keys of `notes`. Before you read "
         "notes[note_id], test whether the id is there; if not, stop the function by raising an HTTPException "
         "with status 404 and a detail that names the id. raise, not return: a returned exception would go out "
-        "as an ordinary 200 answer.",
+        "as an ordinary 200 response.",
         'if note_id not in notes: raise HTTPException(status_code=404, detail=f"Note {note_id} not found"); '
         "otherwise return notes[note_id].",
     ),
@@ -422,10 +422,10 @@ def _test_on_right_app(test_square: Any, sent: list[str]) -> None:
     points=3,
     hints=(
         'Read section 11 of notebooks/03_fastapi.ipynb ("Testing with TestClient"): `test_main` sends requests '
-        "with `client` and checks each answer with assert.",
+        "with `client` and checks each response with assert.",
         "A test passes when every assert holds and fails at the first one that does not; returning True or False "
         "changes nothing. Use the client your function receives. A good test catches wrong code: pick an n whose "
-        "square differs from n + n (3, not 2), compare the whole JSON answer, and ask for a value out of range.",
+        "square differs from n + n (3, not 2), compare the whole JSON body, and ask for a value out of range.",
         'response = client.get("/square", params={"n": 3}); assert response.status_code == 200; '
         'assert response.json() == {"n": 3, "square": 9}; '
         'assert client.get("/square", params={"n": -1}).status_code == 422.',

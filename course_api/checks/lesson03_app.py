@@ -66,14 +66,14 @@ def _model_of(annotation: Any) -> Any:
 
 @exercise(
     "03.6",
-    "a response model",
+    "what goes out: a response model",
     needs=("NoteSummary", "list_notes"),
     points=1,
     hints=(
         "Read sections 7 and 8 of notebooks/03_fastapi.ipynb: `create_user` returns the whole record, password "
         "included, and its response model lets only the fields of UserOut out.",
         "NoteSummary is a BaseModel with only the fields that may go out: id and title. The route returns the "
-        "stored dicts unchanged (body and all); the response model filters them. The answer is a list of "
+        "stored dicts unchanged (body and all); the response model filters them. The response is a list of "
         "summaries, so the type to declare is list[NoteSummary], not NoteSummary.",
         'class NoteSummary(BaseModel) with id: int and title: str; then @app.get("/notes") on '
         "def list_notes() -> list[NoteSummary]: return list(notes.values()).",
@@ -98,13 +98,13 @@ def _03_6(ns: dict[str, Any]) -> str:
     model = route.response_model
     if model is summary:
         fail(
-            "GET /notes declares NoteSummary as its answer, but the answer is a list of notes: declare "
+            "GET /notes declares NoteSummary as its response model, but the response is a list of notes: declare "
             "list[NoteSummary] (-> list[NoteSummary], or response_model=list[NoteSummary])."
         )
     if _model_of(model) is not summary:
         fail(
             f"GET /notes has no response model of NoteSummary (it declares {getattr(model, '__name__', model)!r}). "
-            "Declare the answer's type: def list_notes() -> list[NoteSummary], or "
+            "Declare the response's type: def list_notes() -> list[NoteSummary], or "
             '@app.get("/notes", response_model=list[NoteSummary]). FastAPI then filters each note.'
         )
     client = app_client(ns)
@@ -155,7 +155,7 @@ def _timed_together(url: str) -> tuple[float, float]:
 
 @exercise(
     "03.7",
-    "waiting without blocking",
+    "waiting without blocking everyone",
     needs=("slow_square",),
     points=1,
     hints=(

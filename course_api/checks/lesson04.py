@@ -1,4 +1,4 @@
-"""Checks for notebook 04, serving a model: uploads, a top-3 endpoint, size limits, latency percentiles."""
+"""Checks for notebook 04, serving a model: uploads, a top-3 route, size limits, latency percentiles."""
 
 from __future__ import annotations
 
@@ -84,8 +84,9 @@ def _the_response(value: Any) -> requests.Response:
 
     if isinstance(value, dict | list):
         fail(
-            f"`upload_response` is a {type(value).__name__}: the JSON answer, not the Response. Store what "
-            "requests.post(...) returns, without .json(): the check reads its status code and its request."
+            f"`upload_response` is a {type(value).__name__}: the decoded body (what .json() gives), not the "
+            "Response. Store what requests.post(...) returns, without .json(): the check reads its status code "
+            "and its request."
         )
     if not isinstance(value, requests.Response):
         fail(
@@ -128,7 +129,7 @@ def _expect_image_accepted(response: Any, what: str) -> None:
 
 
 def _expect_refused(client: TestClient, path: str, what: str, data: bytes, status: int) -> Any:
-    """POST ``data`` to ``path``; fail unless the answer is ``status``. A crash is shown, as a 500 would be."""
+    """POST ``data`` to ``path``; fail unless the response is ``status``. A crash is shown, as a 500 would be."""
     try:
         response = _post(client, path, "upload.png", data)
     except StudentCodeError as exc:
@@ -136,7 +137,7 @@ def _expect_refused(client: TestClient, path: str, what: str, data: bytes, statu
         if type(error).__name__ == "ResponseValidationError" and "HTTPException" in str(error):
             fail(
                 f"{what}: FastAPI raised ResponseValidationError, because your route returned an HTTPException "
-                "instead of raising it, and an exception is not an answer FastAPI can send. Write "
+                "instead of raising it, and an exception is not a response FastAPI can send. Write "
                 f"raise HTTPException(status_code={status}, detail=...), not return."
             )
         fail(
@@ -181,7 +182,7 @@ def _counting_model_loads() -> Iterator[list[Any]]:
 
 @exercise(
     "04.2",
-    "an endpoint for the top 3 digits",
+    "a route for the top 3 digits",
     needs=("top3", "service"),
     points=2,
     hints=(
@@ -192,7 +193,7 @@ def _counting_model_loads() -> Iterator[list[Any]]:
         "them inside try: with decode_image(data, max_pixels=...), and in except ImageError as error: raise an "
         "HTTPException with the status the error carries, error.status. digit_pixels(image) is one 8x8 input; the "
         "model takes a batch, so give "
-        "service.digit_probabilities(...) a batch of one (pixels[None]) and take row [0] of its answer: ten "
+        "service.digit_probabilities(...) a batch of one (pixels[None]) and take row [0] of its output: ten "
         "probabilities, one per digit. np.argsort sorts them from least to most likely.",
         "The three most likely digits are np.argsort(probabilities)[::-1][:3] (reversed: most likely first). "
         'Build each entry as {"digit": int(d), "probability": float(probabilities[d])}: int() and float() turn '
@@ -309,7 +310,7 @@ def _png(size: tuple[int, int], *, noise: bool = False, total: int = 0) -> bytes
         "larger file short, and you could not tell; exactly 100,000 bytes is allowed.) Then decode as in 04.2, "
         "with 415 for an ImageError. Image.thumbnail() keeps the picture's shape, so it seldom gives 32x32: "
         "resize((32, 32)) does.",
-        'To answer a PNG: buffer = io.BytesIO(); image.convert("RGB").resize((32, 32)).save(buffer, '
+        'To answer with a PNG: buffer = io.BytesIO(); image.convert("RGB").resize((32, 32)).save(buffer, '
         'format="PNG"); return Response(content=buffer.getvalue(), media_type="image/png"). Bytes returned '
         "on their own would make FastAPI try to write them as JSON text.",
     ),
@@ -365,13 +366,13 @@ def _check_thumbnail(response: Any) -> None:
         )
     try:
         image = Image.open(io.BytesIO(response.content))
-    except Exception as exc:  # the answer's bytes, not the student's code: say what Pillow found
+    except Exception as exc:  # the response's bytes, not the student's code: say what Pillow found
         fail(
-            f"The answer is not an image Pillow can open ({type(exc).__name__}: {exc}). Save the thumbnail "
+            f"The body is not an image Pillow can open ({type(exc).__name__}: {exc}). Save the thumbnail "
             'into a buffer with image.save(buffer, format="PNG") and send buffer.getvalue().'
         )
     if image.format != "PNG":
-        fail(f'The answer is a {image.format} image, but you said image/png: save it with format="PNG".')
+        fail(f'The body is a {image.format} image, but you said image/png: save it with format="PNG".')
     if image.size != (32, 32):
         hint = (
             " Image.thumbnail() keeps the picture's shape (a 200x120 image becomes 32x19): use resize((32, 32))."

@@ -219,7 +219,7 @@ def _pins(found: dict[str, Any]) -> None:
 
 @exercise(
     "05.1",
-    "requirements.txt with the CPU-only torch",
+    "requirements.txt with the CPU-only PyTorch",
     needs=(),
     files=(f"{PROJECT}/requirements.txt",),
     points=2,
@@ -391,7 +391,7 @@ def _healthcheck_problems(command: str) -> None:
             "which comes with Python."
         )
     if "/health" not in command:
-        fail("Ask your API's health route, GET /health: it is the one that says whether the model is loaded.")
+        fail("Ask your API's health check, GET /health: it is the one that says whether the model is loaded.")
     if "PORT" not in command:
         fail(
             "The server listens on $PORT when the platform sets it (8000 otherwise): read the port with "
@@ -406,17 +406,17 @@ def _shell_words(command: str) -> list[str]:
     try:
         words = shlex.split(command)
     except ValueError as exc:
-        fail(f"Your health check command cannot be split into words ({exc}): check its quotes.")
+        fail(f"Your HEALTHCHECK command cannot be split into words ({exc}): check its quotes.")
     if not words or any(word in ("|", "||", "&&", ";", ">", "<", "&") for word in words) or "$" in command:
         fail(
-            "This computer has no /bin/sh to run the shell form of your health check (a HEALTHCHECK whose CMD is "
-            'not a JSON list): write it in exec form, CMD ["python", "-c", "..."], which needs no shell.'
+            "This computer has no /bin/sh to run the shell form of your HEALTHCHECK command (a CMD that is not "
+            'a JSON list): write it in exec form, CMD ["python", "-c", "..."], which needs no shell.'
         )
     return words
 
 
 def _healthcheck_args(argv: list[str] | None, command: str, folder: str) -> list[str]:
-    """The health check as a program and its arguments, with ``python`` and ``python3`` this Python: through
+    """The HEALTHCHECK command as a program and its arguments, with ``python`` and ``python3`` this Python: through
     symbolic links in ``folder``, put first on PATH; on Windows, which makes such links only for administrators,
     by naming this Python instead."""
     if os.name == "posix":
@@ -428,7 +428,7 @@ def _healthcheck_args(argv: list[str] | None, command: str, folder: str) -> list
 
 
 def _run_healthcheck(argv: list[str] | None, command: str, port: int, cwd: Path | None = None) -> tuple[int, str]:
-    """Run the health check here, in ``cwd``, with $PORT set to ``port`` and this Python as `python`: (exit code,
+    """Run the HEALTHCHECK command here, in ``cwd``, with $PORT set to ``port`` and this Python as `python`: (exit code,
     the last line it printed)."""
     with tempfile.TemporaryDirectory() as folder:
         args = _healthcheck_args(argv, command, folder)
@@ -451,9 +451,9 @@ def _run_healthcheck(argv: list[str] | None, command: str, port: int, cwd: Path 
                 cwd=cwd,
             )
         except subprocess.TimeoutExpired:
-            fail("Your health check command ran for more than 30 s: give urlopen a timeout=, below --timeout.")
+            fail("Your HEALTHCHECK command ran for more than 30 s: give urlopen a timeout=, below --timeout.")
         except OSError as exc:
-            fail(f"Your health check command cannot start: {exc}.")
+            fail(f"Your HEALTHCHECK command cannot start: {exc}.")
     said = (done.stderr or done.stdout).strip().splitlines()
     return done.returncode, said[-1] if said else ""
 
@@ -472,7 +472,7 @@ def _health_app(status: int, body: dict[str, Any]) -> Any:
     return app
 
 
-# (what the stand-in is, its answer to GET /health, the exit code the health check must give: 0 or not 0)
+# (what the stand-in is, its response to GET /health, the exit code the HEALTHCHECK command must give: 0 or not 0)
 HEALTH_CASES = [
     ("your API with its model loaded", 200, {"status": "ok", "model_loaded": True}, True),
     ("an API still loading its model", 200, {"status": "ok", "model_loaded": False}, False),
@@ -493,18 +493,19 @@ def judge_healthcheck(line: str) -> None:
             port = server.port
         if healthy and code != 0:
             fail(
-                f"Your health check exits with {code} against {what} (GET /health answers {status} "
+                f"Your HEALTHCHECK command exits with {code} against {what} (GET /health answers {status} "
                 f"{json.dumps(body)})" + (f"; it said: {said}" if said else "") + ". Docker would call it unhealthy."
             )
         if not healthy and code == 0:
             fail(
-                f"Your health check exits with 0 against {what} (GET /health answers {status} {json.dumps(body)}): "
-                "Docker would send it clients. Read the JSON and exit with 1 unless model_loaded is true."
+                f"Your HEALTHCHECK command exits with 0 against {what} (GET /health answers {status} "
+                f"{json.dumps(body)}): Docker would send it clients. Read the JSON and exit with 1 unless "
+                "model_loaded is true."
             )
     if _run_healthcheck(argv, command, port)[0] == 0:
         fail(
-            "Your health check exits with 0 when no server answers: it must fail then (an exception in python -c "
-            "exits with 1), or Docker calls a dead server healthy."
+            "Your HEALTHCHECK command exits with 0 when no server answers: it must fail then (an exception in "
+            "python -c exits with 1), or Docker calls a dead server healthy."
         )
 
 
@@ -520,8 +521,8 @@ def judge_healthcheck(line: str) -> None:
         "$PORT (8000 when unset), open /health with urllib.request and a timeout, read the JSON with json.load, "
         "and exit with 1 unless model_loaded is true. Write CMD in exec form, a JSON list.",
         'The shape: HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD ["python", "-c", "import json, '
-        "os, sys, urllib.request; port = os.environ.get('PORT', '8000'); answer = json.load(urllib.request.urlopen("
-        "f'http://127.0.0.1:{port}/health', timeout=4)); sys.exit(0 if answer['model_loaded'] else 1)\"]",
+        "os, sys, urllib.request; port = os.environ.get('PORT', '8000'); health = json.load(urllib.request.urlopen("
+        "f'http://127.0.0.1:{port}/health', timeout=4)); sys.exit(0 if health['model_loaded'] else 1)\"]",
     ),
 )
 def _05_3(ns: dict[str, Any]) -> str:
@@ -779,7 +780,7 @@ def _judge_image(folder: Path, steps: list[tuple[str, str]]) -> None:
                 fail(
                     f"The Dockerfile's HEALTHCHECK exits with {code} while the container's app is healthy"
                     + (f"; it said: {said}" if said else "")
-                    + ". Put the health check of exercise 05.3 in the Dockerfile ({healthcheck} in the f-string)."
+                    + ". Put the HEALTHCHECK line of exercise 05.3 in the Dockerfile ({healthcheck} in the f-string)."
                 )
 
 

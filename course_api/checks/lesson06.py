@@ -130,7 +130,7 @@ def _06_1(ns: dict[str, Any]) -> str:
         if state["peak"] < 2:
             fail(
                 "The requests ran one after another: send them from a ThreadPoolExecutor(max_workers=concurrency), "
-                "and do not wait for one answer (.result()) before submitting the next request."
+                "and do not wait for one response (.result()) before submitting the next request."
             )
         _check_little(latencies, seconds)
         _check_failures_raise(run_load, server.url + "/broken")
@@ -143,7 +143,7 @@ def _check_failures_raise(run_load: Callable[..., Any], url: str) -> None:
     """Fail when ``run_load`` returns normally for requests that all fail with 503."""
     try:
         run_load(url, concurrency=2, total=4)
-    except Exception:  # any error will do: a failed request must not look like a fast answer
+    except Exception:  # any error will do: a failed request must not look like a fast response
         return
     fail(
         "run_load returned latencies for requests that all failed with 503: call response.raise_for_status(), "
@@ -209,13 +209,15 @@ def _check_result(result: Any, expected: np.ndarray, batch_size: int) -> None:
     shape = np.shape(result)
     if shape != expected.shape:
         last = len(expected) % batch_size or batch_size
-        only_last = " (only the last batch's answers? keep every batch's result)" if shape[:1] == (last,) else ""
+        only_last = " (only the last batch's rows? keep every batch's result)" if shape[:1] == (last,) else ""
         fail(
             f"predict_batched returned shape {shape}; expected {expected.shape}, a row of 10 probabilities per "
             f"image, in order{only_last}."
         )
     if not np.allclose(np.asarray(result, dtype=float), expected, atol=1e-5):
-        fail("Batched answers differ from unbatched ones: keep the images in order and join the results in order.")
+        fail(
+            "Batched probabilities differ from unbatched ones: keep the images in order and join the results in order."
+        )
 
 
 @exercise(
@@ -244,7 +246,7 @@ def _06_2(ns: dict[str, Any]) -> str:
         calls, result = _batch_calls(ns, images, batch_size)
         _check_calls(calls, batch_size, len(images))
         _check_result(result, expected, batch_size)
-    return "4 forward passes instead of 50 (3 with batch_size=20), and the same answers."
+    return "4 forward passes instead of 50 (3 with batch_size=20), and the same probabilities."
 
 
 # --------------------------------------------------------------------------------------- 06.3 saturation

@@ -26,7 +26,7 @@ def _paths(app: StudentApp) -> dict[str, Any]:
 
 
 def _response_schema(paths: dict[str, Any], path: str, method: str = "get") -> dict[str, Any]:
-    """The JSON schema of a route's 200 answer, as /openapi.json describes it."""
+    """The JSON schema of a route's 200 response, as /openapi.json describes it."""
     content = paths.get(path, {}).get(method, {}).get("responses", {}).get("200", {}).get("content", {})
     schema: dict[str, Any] = content.get("application/json", {}).get("schema", {})
     return schema
@@ -42,7 +42,7 @@ def _response_schema(paths: dict[str, Any], path: str, method: str = "get") -> d
         'Read section 1 of notebooks/03_fastapi.ipynb ("A first main.py"): %%writefile writes a cell into a file. '
         "Your file is my_api/main.py, and it needs its own imports: a file does not see the notebook's.",
         "In the file: import FastAPI and BaseModel; app = FastAPI(title=...); class Health(BaseModel) with "
-        "status: str; and a route for GET /health whose function returns a Health. Declare the answer's type with "
+        "status: str; and a route for GET /health whose function returns a Health. Declare the response's type with "
         "the return annotation (-> Health) or response_model=Health, as in sections 7 and 8.",
         '@app.get("/health") on def health() -> Health: return Health(status="ok"). The cell starts with the line '
         "%%writefile my_api/main.py, and nothing else may stand before it.",
@@ -273,13 +273,14 @@ def _judge_predictions(app: StudentApp, folder: Path) -> None:
     again = [json_body(_post(app, digit_png(7)), "POST /predict")["probability"] for _ in range(3)]
     if max(again) - min(again) > 1e-6:
         fail(
-            f"The same picture got three different answers ({', '.join(f'{p:.4f}' for p in again)}): the model "
+            f"The same picture got three different probabilities ({', '.join(f'{p:.4f}' for p in again)}): the model "
             "is in training mode, and its Dropout layer answers at random. load_model must end with .eval()."
         )
     if right < 18:
         fail(
             f"Your API read {right} of 20 held-out digits right (the course's model reads 19 or 20): is the input "
-            "to_pixels(open_picture(data)), a batch of one (pixels[None]), and the answer the argmax of the softmax?"
+            "to_pixels(open_picture(data)), a batch of one (pixels[None]), and the prediction the argmax of the "
+            "softmax?"
         )
 
 
@@ -441,7 +442,7 @@ def _judge_own_run(done: subprocess.CompletedProcess[str], folder: Path) -> None
         hint = ""
         if "No module named" in output:
             hint = f" Import your app as `from {folder.name}.main import app`."
-        fail(f"pytest could not run your tests (exit status {done.returncode}).{hint}\n{_summary(done)}")
+        fail(f"pytest could not run your tests (exit code {done.returncode}).{hint}\n{_summary(done)}")
     if done.returncode != 0:
         hint = ""
         if "'State' object has no attribute" in output:
@@ -451,7 +452,10 @@ def _judge_own_run(done: subprocess.CompletedProcess[str], folder: Path) -> None
             )
         fail(f"Your tests fail on your own API, which works (check 04.6).{hint}\n{_summary(done)}")
     if _passed(done) < 3:
-        fail(f"pytest ran {_passed(done)} test(s); write at least three: the health route, a prediction, a 415.")
+        fail(
+            f"pytest ran {_passed(done)} test(s); write at least three: the health check (GET /health), "
+            "a prediction, a 415."
+        )
 
 
 @exercise(
@@ -464,7 +468,7 @@ def _judge_own_run(done: subprocess.CompletedProcess[str], folder: Path) -> None
         "Read section 11 of notebooks/03_fastapi.ipynb (testing with TestClient) and section 1 of notebook 04: "
         "how a test starts the app's lifespan, so that the model is loaded.",
         "Each test is a function test_...() that sends a request through a TestClient of your app and asserts what "
-        "a correct answer must be: for the prediction, the digit itself, not only the status; for a text file, "
+        "a correct response must be: for the prediction, the digit itself, not only the status; for a text file, "
         "the 415. Import the app with from my_api.main import app, and the picture with digit_png.",
         'with TestClient(app) as client: response = client.post("/predict", files={"file": ("seven.png", '
         'digit_png(7), "image/png")}); then assert response.json()["digit"] == 7.',

@@ -166,7 +166,7 @@ class StudentApp:
             return requests.request(method, f"{self.url}{path}", timeout=REQUEST_SECONDS, **kwargs)
         except requests.Timeout:
             fail(
-                f"{method} {path} got no answer within {REQUEST_SECONDS:g} s: the route waits forever (a loop, or "
+                f"{method} {path} got no response within {REQUEST_SECONDS:g} s: the route waits forever (a loop, or "
                 "a blocking call in an async def route)."
             )
         except requests.ConnectionError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from corpus import correct, mistake
 
-# Each case starts from a copy of the namespace after the setup cell (the server, `api_url`); the cells before
+# Each case starts from a copy of the namespace after the setup cell (the server, `base_url`); the cells before
 # the exercise make `course` and `event` again, so a case that changes them leaves the next one untouched.
 # pydantic looks up the names in a model's annotations (`people: list[Astronaut]`) in the module named by the
 # class's __module__. IPython makes the notebook's namespace the module __main__; the cases run with exec, so make
@@ -255,35 +255,35 @@ def to_json_safe(data: dict) -> dict:
     mistake(
         "02.3",
         "data= instead of json=",
-        'negative_response = requests.post(f"{api_url}/predict/text", data={"text": "This is awful"}, timeout=10)',
+        'negative_response = requests.post(f"{base_url}/predict/text", data={"text": "This is awful"}, timeout=10)',
         "422",
         "json=",
     ),
     mistake(
         "02.3",
         "the wrong key in the body",
-        'negative_response = requests.post(f"{api_url}/predict/text", json={"sentence": "This is awful"}, timeout=10)',
+        'negative_response = requests.post(f"{base_url}/predict/text", json={"sentence": "This is awful"}, timeout=10)',
         "your body is JSON",
         "key is text",
     ),
     mistake(
         "02.3",
         "the sentence alone as the body",
-        'negative_response = requests.post(f"{api_url}/predict/text", json="This is awful", timeout=10)',
-        "not the object the route expects",
+        'negative_response = requests.post(f"{base_url}/predict/text", json="This is awful", timeout=10)',
+        "not the object POST /predict/text expects",
         "{'text': 'your sentence'}",
     ),
     mistake(
         "02.3",
         "a positive sentence",
-        'negative_response = requests.post(f"{api_url}/predict/text", json={"text": "I love this"}, timeout=10)',
+        'negative_response = requests.post(f"{base_url}/predict/text", json={"text": "I love this"}, timeout=10)',
         "as positive",
         "finds negative",
     ),
     mistake(
         "02.3",
         "GET with a query string",
-        'negative_response = requests.get(f"{api_url}/predict/text", params={"text": "This is awful"}, timeout=10)',
+        'negative_response = requests.get(f"{base_url}/predict/text", params={"text": "This is awful"}, timeout=10)',
         "Send a POST",
         "your request was GET",
     ),
@@ -291,7 +291,7 @@ def to_json_safe(data: dict) -> dict:
         "02.3",
         "stores the prediction, not the Response",
         """
-negative_response = requests.post(f"{api_url}/predict/text", json={"text": "This is awful"}, timeout=10).json()
+negative_response = requests.post(f"{base_url}/predict/text", json={"text": "This is awful"}, timeout=10).json()
 """,
         "decoded body",
         "not the Response",
@@ -301,7 +301,7 @@ negative_response = requests.post(f"{api_url}/predict/text", json={"text": "This
         "the body serialised by hand, with its header",
         """
 negative_response = requests.post(
-    api_url + "/predict/text",
+    base_url + "/predict/text",
     data=json.dumps({"text": "What a waste of time"}),
     headers={"Content-Type": "application/json"},
     timeout=10,
