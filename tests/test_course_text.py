@@ -250,3 +250,32 @@ def test_students_meet_no_internals():
     """No word about the course's tests, CI, benchmarks' machine or process internals in what students read."""
     offenders = [f"{where}: {m[0]!r}" for where, text in _student_texts() for m in [INTERNALS.search(text)] if m]
     assert not offenders, "\n".join(offenders[:20])
+
+
+# One term per idea (the glossary's headword): the variants a student must not meet, with the word to use instead.
+# "answer" stays for the student's answer and as a verb ("the server answers 404"); an HTTP response is a response.
+VARIANTS = {
+    r"\bhealth route\b": "health check (GET /health)",
+    r"\bexit status\b": "exit code",
+    r"\bcourse kernel\b|`course-api` kernel": "the *Python (course-api)* kernel",
+    r"\bJSON answer\b|\bthe answer's type\b|\berror answers?\b|\ban? \d{3} answer\b": "response",
+    r"^# \d\d · .*: exercises$": "worksheet (a worksheet's title)",
+    r"\blesson(s|'s)?\b": "notebook (or worksheet)",
+    r"\bendpoints?\b": "route (endpoint is the glossary's word for another party's API, before notebook 03)",
+}
+ENDPOINT_ALLOWED = ("notebooks/00_", "notebooks/01_", "notebooks/02_")
+
+
+def test_one_term_per_idea():
+    """Notebooks, worksheets, hints and check messages name each idea with one word (notebooks/glossary.md)."""
+    offenders = []
+    for where, text in _student_texts():
+        if text.isidentifier():  # a name in the code (a dict key, an attribute), not words
+            continue
+        for pattern, instead in VARIANTS.items():
+            if "endpoint" in pattern and where.startswith(ENDPOINT_ALLOWED):
+                continue
+            for line in text.splitlines():
+                if re.search(pattern, line, re.IGNORECASE | re.MULTILINE) and not line.lstrip().startswith("from "):
+                    offenders.append(f"{where}: {line.strip()[:90]!r}: say {instead}")
+    assert not offenders, "\n".join(offenders[:30])
