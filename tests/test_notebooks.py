@@ -1,8 +1,8 @@
 """Every notebook runs top to bottom under papermill with parameters, and leaves no server behind.
 
-* walkthroughs (``notebooks/``) and worked answers (``solutions/``) must run without an error;
+* walkthroughs (``notebooks/``) must run without an error (worked answers, ``solutions/``: nbval runs them);
 * worksheets (``exercises/``) must fail only where a stub or a check says "not done yet";
-* nbval (configured in pyproject.toml) runs the walkthroughs again and compares their stored outputs.
+* nbval (configured in pyproject.toml) runs the walkthroughs and worked answers and compares their stored outputs.
 """
 
 from __future__ import annotations
@@ -123,12 +123,13 @@ def test_requests_walkthrough_against_a_server_it_did_not_start(live_server):
     assert live_server.url in outputs_text(executed)
 
 
-@pytest.mark.kernel
 @pytest.mark.parametrize("path", notebooks("solutions"), ids=lambda p: p.stem)
-def test_solution_runs_and_passes_every_check(path):
-    executed = execute(path)
-    assert not errors(executed)
-    checks = [c for c in executed.cells if c.cell_type == "code" and c.source.startswith("check(")]
+def test_solution_passes_every_check(path):
+    """The worked answers pass every check, as their stored outputs show. nbval runs solutions/ again and compares
+    its outputs with these (a check that fails there shows an error, not "✔"), so this is not run a second time."""
+    nb = nbformat.read(path, as_version=4)
+    assert not errors(nb)
+    checks = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("check(")]
     assert len(checks) >= (4 if int(path.name[:2]) <= 3 else 3)
     for cell in checks:
         assert "✔ Exercise" in outputs_text(nbformat.v4.new_notebook(cells=[cell])), cell.source
