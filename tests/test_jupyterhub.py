@@ -161,6 +161,8 @@ def _try_it_out_in_the_docs(student: Student) -> None:
     with student.page.context.expect_page(timeout=STEP_MS) as opened:
         link.click()
     page = student.docs_page = opened.value
+    # A tab left in the background gets no animation frames, and Playwright waits for those before it clicks.
+    page.bring_to_front()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: errors.extend([message.text] if message.type == "error" else []))
