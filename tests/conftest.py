@@ -4,7 +4,9 @@ connection beyond loopback; the hook below marks nbval's notebook cells ``kernel
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,7 @@ from helpers import CHROMIUM, CHROMIUM_ARGS, Kernel, guard_loopback, guarded_pag
 # ------------------------------------------------------------------------------------------ hooks
 def pytest_configure(config: pytest.Config) -> None:
     guard_loopback()
+    config.pluginmanager.register(NotebookHygiene(), "course-notebook-hygiene")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: nbval's notebook cells carry no marker of their own
@@ -23,6 +26,47 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.kernel)
         if "browser" in getattr(item, "fixturenames", ()):  # the page fixture too: it uses browser
             item.add_marker(pytest.mark.browser)
+
+
+class NotebookHygiene:
+    """nbval runs each notebook in a kernel of its own, cell by cell. When its last cell is done and the kernel has
+    stopped, the notebook must have left no server listening on a port its outputs printed, and written nothing
+    beside it but its work/ folder (worksheets and worked answers: also my_api/, the student's project).
+
+    A plugin, registered in pytest_configure: a conftest's run hooks reach only the items below its folder."""
+
+    def __init__(self) -> None:
+        self.beside: dict[str, set[str]] = {}  # what was beside each notebook before its first cell
+        self.printed: dict[str, list[str]] = {}  # what each notebook's cells printed in this run
+
+    @staticmethod
+    def entries(folder: Path) -> set[str]:
+        return {entry.name for entry in folder.iterdir() if not entry.name.startswith(".")}
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if item.path.suffix == ".ipynb" and str(item.path) not in self.beside:
+            self.beside[str(item.path)] = self.entries(item.path.parent)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+        result = yield  # the notebook's kernel stops here when this was its last cell
+        if item.path.suffix == ".ipynb":
+            outputs = getattr(item, "test_outputs", None) or []
+            printed = (str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+            self.printed.setdefault(str(item.path), []).extend(printed)
+            if nextitem is None or nextitem.path != item.path:
+                self.left_nothing(item.path)
+        return result
+
+    def left_nothing(self, path: Path) -> None:
+        from course_api.ports import is_listening
+
+        text = "\n".join(self.printed.pop(str(path), []))
+        listening = sorted({int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", text) if is_listening(int(p))})
+        assert not listening, f"{path.name} left a server listening on port {listening}"
+        allowed = {"work", "my_api"} if path.parent.name in ("solutions", "exercises") else {"work"}
+        new = self.entries(path.parent) - self.beside.pop(str(path), set()) - allowed
+        assert not new, f"{path.name} wrote {sorted(new)} beside it: write into work/{path.name[:2]}/ (make clean)"
 
 
 # ------------------------------------------------------------------------------------- fixtures
