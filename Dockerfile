@@ -39,4 +39,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 
 # 0.0.0.0 inside the container, so that `docker run -p 8000:8000` can reach it. A shell expands ${PORT:-8000};
 # exec makes uvicorn the container's main process, so `docker stop` (SIGTERM) reaches it.
-CMD ["sh", "-c", "exec uvicorn course_api.server:app --host 0.0.0.0 --port \"${PORT:-8000}\""]
+CMD ["sh", "-c", "exec uvicorn --factory course_api.server.app:create_app --host 0.0.0.0 --port \"${PORT:-8000}\""]

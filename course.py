@@ -306,7 +306,7 @@ def setup(options: dict) -> Path:
     run([str(python), "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", f".[{EXTRAS}]"])
     register = ["-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL, "--display-name", "Python (course-api)"]
     run([str(python), *register], stdout=subprocess.DEVNULL)
-    run([str(python), "-m", "course_api.lab"], stdout=subprocess.DEVNULL)
+    run([str(python), "-m", "course_api.workbook.lab"], stdout=subprocess.DEVNULL)
     STAMP.write_text(json.dumps({"digest": digest, "torch": plan.build}) + "\n", encoding="utf-8")
     print(f"Environment ready in {VENV.name} (Jupyter kernel '{KERNEL}', PyTorch build: {plan.build}).")
     print(f"To type course-api commands yourself, activate it first: {activate}")
@@ -320,7 +320,7 @@ def is_root() -> bool:
 
 def cmd_lab(python: Path, args: list[str]) -> None:
     folders = ["notebooks", "exercises", "solutions"]
-    run([str(python), "-m", "course_api.lab", "trust", *folders])
+    run([str(python), "-m", "course_api.workbook.lab", "trust", *folders])
     extra = ["--allow-root"] if is_root() else []  # containers and CI machines often run as root
     lab = [str(python), "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT}", "notebooks/00_setup.ipynb"]
     run(lab + extra + args)

@@ -1,4 +1,4 @@
-"""A class of submissions for the grader's tests and benchmark, made from the course's own notebooks.
+"""A class of submissions for the grader's benchmark and tests, made from the course's own notebooks.
 
 Each case is a student folder with worksheets and the points the grader must give: full answers, partial ones,
 moved/split/copied/deleted cells, cheating, and broken notebooks (invalid JSON, a cell that loops forever, one
@@ -14,10 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from course_api.checks import EXERCISES
-from course_api.checks.registry import NOTEBOOKS
-from helpers import ROOT
+from course_api.workbook.checks import EXERCISES
+from course_api.workbook.checks.registry import NOTEBOOKS
 
+ROOT = Path(__file__).resolve().parent.parent  # the checkout (tests import this module too)
 CHECK = re.compile(r'^check\("(\d\d\.\d)"\)\s*$')
 Notebook = dict[str, Any]
 
@@ -99,7 +99,9 @@ def cheating() -> Notebook:
     """No answers; check() redefined to print success, and the course's registry patched."""
     nb = load("exercises", "03")
     nb["cells"].insert(3, code('def check(exercise_id):\n    print(f"✔ Exercise {exercise_id}: well done")\n'))
-    nb["cells"].append(code("import course_api.checks.registry as r\nr.run_check = lambda spec, ns: 'well done'"))
+    nb["cells"].append(
+        code("import course_api.workbook.checks.registry as r\nr.run_check = lambda spec, ns: 'well done'")
+    )
     return nb
 
 

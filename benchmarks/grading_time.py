@@ -1,11 +1,11 @@
 """How long ``course-api grade`` takes for a class, one worksheet at a time and ``--jobs N`` at once.
 
-    .venv/bin/python -m benchmarks.grading                  # 30 students x 6 worksheets, --jobs 1 then 2
-    .venv/bin/python -m benchmarks.grading --students 3 --jobs 1 2 4
+    .venv/bin/python -m benchmarks.grading_time                  # 30 students x 6 worksheets, --jobs 1 then 2
+    .venv/bin/python -m benchmarks.grading_time --students 3 --jobs 1 2 4
 
-The class is made from the course's own notebooks (``tests/grading_corpus.py``, as the grading tests do): student
-``i`` hands in all six worksheets; every fifth student's worksheets are as handed out (nothing answered), and the
-others leave out a different exercise or two each, so the checks fail and pass in a realistic mix. Each ``--jobs``
+The class is made from the course's own notebooks (:mod:`benchmarks.class_submissions`, as the grading tests do): a
+student ``i`` hands in all six worksheets; every fifth student's worksheets are as handed out (nothing answered), and
+the others leave out a different exercise or two each, so the checks fail and pass in a realistic mix. Each ``--jobs``
 value grades the same class into its own folder, timed from the call to the written reports. A thread samples, every
 0.2 s, the memory of the grader and of every process below it (the kernels, the servers they start): the peak of
 the summed PSS (each shared page counted once, as a container's limit counts it) and of the summed RSS. The runs
@@ -21,18 +21,16 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.class_submissions import answered, lesson_ids, load, write  # the class the grading tests grade
 from benchmarks.session_memory import SESSION, Sampler
-from course_api.checks.registry import NOTEBOOKS
-from course_api.grading import Limits, grade_class
+from course_api.workbook.checks.registry import NOTEBOOKS
+from course_api.workbook.grading import Limits, grade_class
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the class is built as the grading tests build theirs
-from grading_corpus import answered, lesson_ids, load, write  # noqa: E402
 
 MIB = 1024 * 1024
 

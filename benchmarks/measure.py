@@ -17,7 +17,7 @@ from typing import Any
 from benchmarks.scenarios import EXPECTED, Inputs, Scenario, answer
 from benchmarks.servers import ServerError, ServerProcess, course_server_command, request
 from benchmarks.wrk import LUA_DIR, WrkRun, run_wrk, wrk_command
-from course_api.ports import LOOPBACK, free_port
+from course_api.system.ports import LOOPBACK, free_port
 
 ALLOWED_STATUSES = (503,)  # the server's documented answer to a full batching queue: counted, not an error
 

@@ -56,11 +56,11 @@ class Workload:
     def build(cls) -> Workload:
         from importlib import resources
 
-        from course_api.datasets import digits_split
-        from course_api.imaging import decode_image, digit_pixels
-        from course_api.inference import ModelService
         from course_api.samples import digit_png
-        from course_api.settings import default_weights_dir
+        from course_api.server.datasets import digits_split
+        from course_api.server.imaging import decode_image, digit_pixels
+        from course_api.server.inference import ModelService
+        from course_api.server.settings import default_weights_dir
 
         service = ModelService.load(default_weights_dir(), "cpu")
         lines = (resources.files("course_api") / "data" / "sentiment_eval.tsv").read_text(encoding="utf-8").splitlines()

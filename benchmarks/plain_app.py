@@ -20,8 +20,8 @@ import torch
 from fastapi import FastAPI, UploadFile
 from PIL import Image
 
-from course_api.inference import ModelService
-from course_api.settings import Settings
+from course_api.server.inference import ModelService
+from course_api.server.settings import Settings
 
 settings = Settings.from_env()
 model = ModelService.load(settings.weights_dir, settings.device).digits  # once, at import

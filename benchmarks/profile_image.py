@@ -34,7 +34,7 @@ GROUPS = (
     ("model and batcher", ("torch", "batching.py", "inference.py", "models/")),
     ("JSON and validation", ("json", "pydantic", "encoders.py", "serializ")),
     ("FastAPI routing and dependencies", ("fastapi/", "starlette/routing", "dependencies")),
-    ("middleware and ASGI", ("middleware", "starlette/", "anyio", "asyncio", "course_api/problems")),
+    ("middleware and ASGI", ("middleware", "starlette/", "anyio", "asyncio", "course_api/server/problems")),
 )
 
 
@@ -107,8 +107,8 @@ def grouped(profile: cProfile.Profile, count: int) -> list[tuple[str, float]]:
 
 async def run(count: int, top: int) -> None:
     from course_api.samples import digit_png
-    from course_api.server import create_app
-    from course_api.settings import Settings
+    from course_api.server.app import create_app
+    from course_api.server.settings import Settings
 
     app = create_app(Settings.from_env(device="cpu"))
     png = digit_png(DIGIT)

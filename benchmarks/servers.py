@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from course_api.ports import LOOPBACK, free_port
+from course_api.system.ports import LOOPBACK, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

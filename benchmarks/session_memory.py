@@ -52,7 +52,7 @@ import nbformat
 import psutil
 from jupyter_client.manager import KernelManager
 
-from course_api.ports import free_port
+from course_api.system.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -250,7 +250,7 @@ def run_session(names: Sequence[str], interval: float, timeout: float) -> tuple[
 
 def kernel_device(client: Any, timeout: float) -> str:
     """The device the course picks in this kernel (what ``device=None`` chose in the notebooks)."""
-    expression = "str(__import__('course_api.device').device.resolve_device(None).device)"
+    expression = "str(__import__('course_api.server.device').server.device.resolve_device(None).device)"
     reply = client.execute_interactive("", user_expressions={"device": expression}, timeout=timeout)
     result = reply["content"]["user_expressions"]["device"]
     return str(result.get("data", {}).get("text/plain", "?")).strip("'")

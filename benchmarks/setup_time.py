@@ -29,7 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from course_api.ports import free_port
+from course_api.system.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "setup-time"

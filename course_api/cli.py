@@ -116,16 +116,15 @@ def _add_grade(commands: Any) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from course_api.device import DeviceUnavailableError, resolve_device
-    from course_api.ports import PortInUseError, bind_socket
-    from course_api.settings import Settings, SettingsError
+    from course_api.server.device import DeviceUnavailableError, resolve_device
+    from course_api.server.settings import Settings, SettingsError
+    from course_api.system.ports import PortInUseError, bind_socket
 
-    if args.device:
-        os.environ["COURSE_API_DEVICE"] = args.device  # the reloader's worker process reads it too
+    given = {"host": args.host, "port": args.port, "workers": args.workers, "device": args.device}
     if args.batching:
-        os.environ["COURSE_API_BATCHING"] = "1" if args.batching == "on" else "0"
+        given["batching"] = args.batching == "on"
     try:
-        settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers)
+        settings = Settings.from_env(**given)
         choice = resolve_device(args.device)  # None: COURSE_API_DEVICE decides, and the reason names it
     except (SettingsError, DeviceUnavailableError) as exc:
         print(f"course-api serve: {exc}", file=sys.stderr)
@@ -153,17 +152,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         if settings.workers > 1:
             return _serve_workers(settings, args)
-        uvicorn.run(reload=args.reload, **_uvicorn_options(settings, args))
+        uvicorn.run(reload=args.reload, **_uvicorn_options(settings, args, in_this_process=not args.reload))
     except OSError as exc:
         print(f"course-api serve: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-def _uvicorn_options(settings: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """What uvicorn gets for one process or for several: the app, the address, logging and a graceful stop."""
+def _uvicorn_options(settings: Any, args: argparse.Namespace, *, in_this_process: bool = False) -> dict[str, Any]:
+    """What uvicorn gets for one process or for several: the app, the address, logging and a graceful stop.
+
+    The app gets the settings validated here: in this process, the app itself, made from them; in the processes
+    that uvicorn starts (workers, the reloader's), a factory that reads them, handed over whole as JSON."""
+    from course_api.server.app import SERVE_SETTINGS, app_from_serve, create_app
+
+    if in_this_process:
+        app: Any = create_app(settings)
+    else:
+        os.environ[SERVE_SETTINGS] = settings.model_dump_json()  # the processes uvicorn starts inherit it
+        app = f"{app_from_serve.__module__}:{app_from_serve.__name__}"
     return {
-        "app": "course_api.server:app",
+        "app": app,
+        "factory": not in_this_process,
         "host": settings.host,
         "port": settings.port,
         "log_level": args.log_level,
@@ -191,8 +201,8 @@ def _serve_workers(settings: Any, args: argparse.Namespace) -> int:
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
-    from course_api.cpu import worker_thread_variables
-    from course_api.ports import bind_socket
+    from course_api.system.cpu import worker_thread_variables
+    from course_api.system.ports import bind_socket
 
     os.environ.update(worker_thread_variables(settings.workers))  # the workers start with this environment
     config = uvicorn.Config(workers=settings.workers, **_uvicorn_options(settings, args))
@@ -211,9 +221,9 @@ def _serve_workers(settings: Any, args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import time
 
-    from course_api.device import DeviceUnavailableError, resolve_device
-    from course_api.settings import default_weights_dir
-    from course_api.training import train_all
+    from course_api.server.device import DeviceUnavailableError, resolve_device
+    from course_api.server.settings import default_weights_dir
+    from course_api.server.training import train_all
 
     try:
         choice = resolve_device(args.device)
@@ -233,7 +243,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_build_exercises(args: argparse.Namespace) -> int:
-    from course_api.exercises import MarkerError, build_all, problems
+    from course_api.workbook.exercises import MarkerError, build_all, problems
 
     if not args.solutions.is_dir():
         where = "run it from the course folder"
@@ -257,7 +267,7 @@ def cmd_build_exercises(args: argparse.Namespace) -> int:
 def cmd_build_site(args: argparse.Namespace) -> int:
     import time
 
-    from course_api.website import SiteError, build_site
+    from course_api.workbook.website import SiteError, build_site
 
     start = time.perf_counter()
     try:
@@ -276,8 +286,8 @@ def cmd_build_site(args: argparse.Namespace) -> int:
 def cmd_run_notebooks(args: argparse.Namespace) -> int:
     import time
 
-    from course_api.device import DeviceUnavailableError
-    from course_api.runner import discover, parse_parameter, run_notebooks
+    from course_api.server.device import DeviceUnavailableError
+    from course_api.workbook.runner import discover, parse_parameter, run_notebooks
 
     try:
         parameters = dict(parse_parameter(p) for p in args.parameter)
@@ -305,13 +315,13 @@ def cmd_run_notebooks(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from course_api.cpu import detect_usable_cpus
+    from course_api.system.cpu import detect_usable_cpus
 
     try:
         import ipykernel  # noqa: F401
         import jupyter_client  # noqa: F401
 
-        from course_api.grading import Limits, grade_class
+        from course_api.workbook.grading import Limits, grade_class
     except ImportError as exc:  # jupyter_client and ipykernel come with the lab extra
         print(f"course-api grade: {exc}. Install the course with its lab extra: make setup", file=sys.stderr)
         return 2
@@ -343,7 +353,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from course_api.doctor import all_checks, details_command
+    from course_api.workbook.doctor import all_checks, details_command
 
     details = bool(getattr(args, "details", False))
     checks = all_checks()

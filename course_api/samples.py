@@ -12,7 +12,7 @@ from PIL import Image
 
 @lru_cache(maxsize=1)
 def _test_digits() -> tuple[np.ndarray, np.ndarray]:
-    from course_api.datasets import digits_split
+    from course_api.server.datasets import digits_split
 
     _, x_test, _, y_test = digits_split()
     return x_test, y_test

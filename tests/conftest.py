@@ -59,7 +59,7 @@ class NotebookHygiene:
         return result
 
     def left_nothing(self, path: Path) -> None:
-        from course_api.ports import is_listening
+        from course_api.system.ports import is_listening
 
         text = "\n".join(self.printed.pop(str(path), []))
         listening = sorted({int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", text) if is_listening(int(p))})
@@ -72,14 +72,14 @@ class NotebookHygiene:
 # ------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
 def settings():
-    from course_api.settings import Settings
+    from course_api.server.settings import Settings
 
     return Settings.from_env(environ={}, device="cpu")
 
 
 @pytest.fixture(scope="session")
 def app(settings):
-    from course_api.server import create_app
+    from course_api.server.app import create_app
 
     return create_app(settings)
 
@@ -94,7 +94,7 @@ def test_client(app) -> Iterator:
 
 @pytest.fixture(scope="session")
 def live_server(settings):
-    from course_api.notebook import serve_in_background
+    from course_api.workbook.background import serve_in_background
 
     with serve_in_background(settings=settings, name="pytest-live") as server:
         yield server
@@ -116,14 +116,14 @@ def client(request):
 
 @pytest.fixture(scope="session")
 def models(settings):
-    from course_api.inference import ModelService
+    from course_api.server.inference import ModelService
 
     return ModelService.load(settings.weights_dir, "cpu")
 
 
 @pytest.fixture(scope="session")
 def digits_test_split():
-    from course_api.datasets import digits_split
+    from course_api.server.datasets import digits_split
 
     _, x_test, _, y_test = digits_split()
     return x_test, y_test
@@ -131,8 +131,8 @@ def digits_test_split():
 
 @pytest.fixture(name="free_port")
 def a_free_port() -> int:
-    """A free port on 127.0.0.1 (course_api.ports.free_port, the project's one helper for it)."""
-    from course_api import ports
+    """A free port on 127.0.0.1 (course_api.system.ports.free_port, the project's one helper for it)."""
+    from course_api.system import ports
 
     return ports.free_port()
 

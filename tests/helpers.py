@@ -379,7 +379,7 @@ def answer_lines(nb: Any, min_length: int = 13) -> set[str]:
     """The code lines that stand only inside a solution notebook's answers (between the solution markers): not
     also elsewhere in the notebook (a setup cell's import), not in a hint, not a comment, ``min_length`` or longer.
     What a worksheet, its page on the course website or its download must never show."""
-    from course_api.exercises import BEGIN, END, HINT
+    from course_api.workbook.exercises import BEGIN, END, HINT
 
     inside: set[str] = set()
     outside: set[str] = set()
@@ -404,7 +404,7 @@ def write_project(folder: Path) -> Path:
     cells write (``%%writefile my_api/...``), the shipped weights, ``__init__.py`` and ``pytest.ini``."""
     import nbformat
 
-    from course_api.settings import Settings
+    from course_api.server.settings import Settings
 
     project = folder / "my_api"
     (project / "tests").mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from typing import Any
 import httpx2
 import psutil
 
-from course_api.ports import free_port, is_listening
+from course_api.system.ports import free_port, is_listening
 from helpers import BIN, ROOT, missing_system_tool
 
 HUB_CONFIG = ROOT / "tests" / "jupyterhub_config.py"

@@ -23,12 +23,14 @@ from typing import Any
 
 import pytest
 
-from course_api import ports
-from course_api.checks.registry import EXERCISES, NOTEBOOKS
-from course_api.grading.report import StudentGrades, write_all
-from course_api.grading.session import SheetResult
 from course_api.samples import digit_png
-from course_api.website import build_site
+from course_api.system import ports
+from course_api.workbook.checks.registry import EXERCISES, NOTEBOOKS, Outcome
+from course_api.workbook.grading.gradebook import StudentGrades, write_all
+from course_api.workbook.grading.probe import ExerciseResult
+from course_api.workbook.grading.session import SheetResult
+from course_api.workbook.grading.submissions import Note, NoteKind
+from course_api.workbook.website import build_site
 from helpers import (
     AXE_INSTALL,
     ROOT,
@@ -349,15 +351,16 @@ def test_the_site_works_with_the_keyboard_alone(page, site_url, axe):
 def feedback_html(tmp_path_factory) -> str:
     """A student's feedback page as the grader writes it: every kind of outcome, notes, a sheet not handed in."""
     ids = sorted(i for i in EXERCISES if EXERCISES[i].lesson == "03")
-    sheet = SheetResult("Ada", f"{NOTEBOOKS['03']}.ipynb", "03", notes=["Cell 4 ran for more than 60 s."])
+    sheet = SheetResult("Ada", f"{NOTEBOOKS['03']}.ipynb", "03", notes=[Note("Cell 4 ran for more than 60 s.")])
     outcomes = [
-        ("done", "The answer passes."),
-        ("failing", "AssertionError: GET /items/5 answered 404, not 200"),
-        ("tampered", "The check's own code was changed."),
+        (Outcome.DONE, "The answer passes."),
+        (Outcome.FAILING, "AssertionError: GET /items/5 answered 404, not 200"),
+        (Outcome.TAMPERED, "The check's own code was changed."),
     ]
-    for exercise_id, (status, message) in zip(ids, outcomes, strict=False):
-        sheet.exercises[exercise_id] = {"status": status, "message": message}
-    other = SheetResult("Ada", "notes.ipynb", None, notes=["notes.ipynb is not a worksheet of the course."])
+    for exercise_id, (outcome, message) in zip(ids, outcomes, strict=False):
+        sheet.exercises[exercise_id] = ExerciseResult(outcome, message)
+    not_graded = Note("notes.ipynb is not a worksheet of the course.", NoteKind.NOT_GRADED)
+    other = SheetResult("Ada", "notes.ipynb", None, notes=[not_graded])
     output = tmp_path_factory.mktemp("grades")
     names = write_all(output, [StudentGrades("Ada", [sheet, other])])
     return (output / "feedback" / names["Ada"]).read_text(encoding="utf-8")

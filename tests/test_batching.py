@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from course_api.batching import BatcherClosed, MicroBatcher, QueueFull
-from course_api.inference import Predictor
-from course_api.notebook import serve_in_background
 from course_api.samples import digit_png, held_out_pixels
-from course_api.server import create_app
-from course_api.settings import Settings
+from course_api.server.app import create_app
+from course_api.server.batching import BatcherClosed, MicroBatcher, QueueFull
+from course_api.server.inference import Predictor
+from course_api.server.settings import Settings
+from course_api.workbook.background import serve_in_background
 
 DEFAULTS = Settings.from_env(environ={})
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from course_api.middleware import CONTENT_SECURITY_POLICY
 from course_api.samples import digit_png
+from course_api.server.middleware import CONTENT_SECURITY_POLICY
 from helpers import (
     README_IMAGES,
     ROOT,
@@ -306,7 +306,7 @@ def path_prefix_proxy():
 
 @pytest.fixture(scope="module")
 def prefix_proxy():
-    from course_api.notebook import serve_in_background
+    from course_api.workbook.background import serve_in_background
 
     with serve_in_background(path_prefix_proxy(), name="pytest-prefix-proxy") as proxy:
         yield proxy
@@ -315,7 +315,7 @@ def prefix_proxy():
 @pytest.fixture
 def behind_a_hub(request, prefix_proxy, settings, monkeypatch):
     """The course server started by serve_in_background in a simulated JupyterHub, reached through the proxy."""
-    from course_api.notebook import serve_in_background
+    from course_api.workbook.background import serve_in_background
 
     for name in ("COURSE_API_PUBLIC_URL", "CODESPACES", "JUPYTERHUB_PUBLIC_HUB_URL"):
         monkeypatch.delenv(name, raising=False)

@@ -10,7 +10,7 @@ import requests
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.testclient import TestClient
 
-from course_api.checks import EXERCISES, CheckFailed, ExerciseNotDone, check
+from course_api.workbook.checks import EXERCISES, CheckFailed, ExerciseNotDone, check
 
 
 @pytest.fixture
@@ -128,9 +128,9 @@ def test_every_exercise_has_a_title_and_needs():
 def test_top3_check_explains_a_500_for_a_text_file():
     import numpy as np
 
-    from course_api.imaging import decode_image, digit_pixels
-    from course_api.inference import ModelService
-    from course_api.settings import Settings
+    from course_api.server.imaging import decode_image, digit_pixels
+    from course_api.server.inference import ModelService
+    from course_api.server.settings import Settings
 
     service = ModelService.load(Settings().weights_dir, "cpu")
     app = FastAPI()
@@ -169,7 +169,7 @@ def test_run_command_check_catches_a_name_mismatch(tmp_path):
 
 def test_dockerignore_follows_dockers_patterns(tmp_path):
     """As Docker reads them: a bare name from the context's root only, ** at any depth, ! lets a file back in."""
-    from course_api.checks.lesson05 import Context
+    from course_api.workbook.checks.lesson05 import Context
 
     (tmp_path / ".dockerignore").write_text("__pycache__/\n**/*.pyc\n*.md\n!README.md\ndocs/**/old*\n")
     context = Context(tmp_path)
@@ -201,11 +201,11 @@ def test_a_failed_check_shows_one_short_block_without_the_courses_code(capsys):
     (whose source lines would show other mistakes' messages); the cell still fails."""
     from IPython.core.interactiveshell import InteractiveShell
 
-    from course_api.checks.registry import WIDTH
+    from course_api.workbook.checks.registry import WIDTH
 
     shell = InteractiveShell.instance()
     try:
-        shell.run_cell("from course_api.checks import check\nastros_response = None\nastros = 3\nmeaning = 'x'")
+        shell.run_cell("from course_api import check\nastros_response = None\nastros = 3\nmeaning = 'x'")
         capsys.readouterr()
         failed = shell.run_cell('check("01.2")')
         not_done = shell.run_cell('check("01.3")')
@@ -220,3 +220,61 @@ def test_a_failed_check_shows_one_short_block_without_the_courses_code(capsys):
     for inside in ("Traceback", 'File "', "lesson01.py", "registry.py", "fail("):
         assert inside not in shown
     assert all(len(line) <= WIDTH for line in shown.splitlines()), shown
+
+
+def test_check_all_needs_the_worksheets_number_whatever_ran_before():
+    """No hidden "last worksheet": check_all() without a number says how to call it, before and after a check."""
+    from course_api.workbook.checks import UnknownWorksheet, check_all
+
+    with pytest.raises(UnknownWorksheet, match=r'check_all\("01"\)') as before:
+        check_all(namespace={})
+    with pytest.raises(ExerciseNotDone):
+        check("04.1", {})
+    with pytest.raises(UnknownWorksheet) as after:
+        check_all(namespace={})
+    assert str(before.value) == str(after.value)
+    assert isinstance(before.value, ValueError)
+    with pytest.raises(UnknownWorksheet, match="no worksheet '09'"):
+        check_all("09", {})
+
+
+def test_check_all_of_a_worksheet_is_the_same_whatever_ran_before():
+    from course_api.workbook.checks import Outcome, check_all
+
+    first = check_all("04", {})
+    with pytest.raises(ExerciseNotDone):
+        check("01.1", {})
+    again = check_all("04", {})
+    assert repr(first) == repr(again)
+    assert first.lesson == "04"
+    assert {row.outcome for row in first.rows} == {Outcome.NOT_DONE}
+    assert {row["status"] for row in first.as_dict()["exercises"]} == {"not done"}
+    assert "· not done" in repr(first)
+
+
+def test_the_notebooks_names_come_from_ipythons_user_namespace(capsys):
+    """In a notebook, check() and check_all() read the names the cells defined (IPython's user namespace), however
+    they are called; outside IPython, a script's own (``__main__``'s)."""
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course_api.workbook.checks import user_namespace
+
+    if not InteractiveShell.initialized():
+        assert user_namespace() is vars(sys.modules["__main__"])
+    shell = InteractiveShell.instance()
+    try:
+        assert user_namespace() is shell.user_ns
+        shell.run_cell("from course_api import check_all\nastros_response = None")
+        capsys.readouterr()
+        shell.run_cell('progress = check_all("01")')
+        progress = shell.user_ns["progress"]
+        assert not shell.run_cell("check_all()").success
+    finally:
+        InteractiveShell.clear_instance()
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    assert "✘ Which worksheet?" in shown
+    assert "Traceback" not in shown
+    row = {r.id: r for r in progress.rows}["01.2"]
+    assert "astros_response" not in row.message  # the cell's name was found: the exercise asks for the others

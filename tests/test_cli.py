@@ -136,7 +136,7 @@ def test_serve_on_a_port_in_use_says_so_and_exits(free_port):
 
 
 def test_doctor_reports_the_course_server_on_its_port_as_fine(free_port):
-    from course_api.notebook import serve_in_background
+    from course_api.workbook.background import serve_in_background
 
     env = {**os.environ, "COURSE_API_PORT": str(free_port)}
     with serve_in_background(device="cpu", port=free_port, name="doctor-port"):
@@ -165,7 +165,7 @@ def test_serve_names_the_variable_the_device_came_from(monkeypatch, capsys):
     from course_api.cli import main
 
     monkeypatch.setenv("COURSE_API_DEVICE", "cuda")
-    monkeypatch.setattr("course_api.device.cuda_available", lambda: False)
+    monkeypatch.setattr("course_api.server.device.cuda_available", lambda: False)
     assert main(["serve"]) == 2
     said = capsys.readouterr().err
     assert "COURSE_API_DEVICE=cuda" in said

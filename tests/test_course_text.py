@@ -167,7 +167,7 @@ def _five(minutes: float) -> int:
 
 def expected_times(path: Path) -> tuple[tuple[int, int], tuple[int, int]]:
     """((reading low, high), (exercises low, high)) in minutes, for the walkthrough ``path``, by the method."""
-    from course_api.checks import EXERCISES
+    from course_api.workbook.checks import EXERCISES
 
     core = [c for c in cells(path) if not c.optional]
     text = sum(words(c.source) for c in core if c.kind == "markdown")
@@ -232,7 +232,7 @@ def _student_texts() -> list[tuple[str, str]]:
             found.append((where, cell.source))
             for output in cell.get("outputs", []):
                 found.append((f"{where} output", str(output.get("text", "")) + str(output.get("data", {}))))
-    for path in sorted((ROOT / "course_api" / "checks").glob("*.py")):
+    for path in sorted((ROOT / "course_api" / "workbook" / "checks").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
         docstrings = {

@@ -1,4 +1,4 @@
-"""CPU limits respected (course_api.cpu): the usable cores from fake cgroup trees, affinity and OMP_NUM_THREADS;
+"""CPU limits respected (course_api.system.cpu): the usable cores from fake cgroup trees, affinity and OMP_NUM_THREADS;
 torch's threads lowered to them when the models load, never raised, an explicit setting left alone."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from course_api import cpu
-from course_api.cpu import ThreadLimit, UsableCpus, apply_thread_limit, cgroup_quota, plan_threads, usable_cpus
+from course_api.system import cpu
+from course_api.system.cpu import ThreadLimit, UsableCpus, apply_thread_limit, cgroup_quota, plan_threads, usable_cpus
 from helpers import ROOT
 
 
@@ -237,7 +237,7 @@ def test_the_limit_applies_once_per_process(monkeypatch):
 
 # ---------------------------------------------------------------------------------------- doctor
 def test_doctor_shows_the_limits(monkeypatch):
-    from course_api.doctor import check_cpu
+    from course_api.workbook.doctor import check_cpu
 
     limit = ThreadLimit(TWO, 2, "lowered from 16 when the models load")
     monkeypatch.setattr(cpu, "preview_thread_limit", lambda: limit)
@@ -250,7 +250,7 @@ def test_doctor_shows_the_limits(monkeypatch):
 
 
 def test_doctor_flags_more_threads_than_cores(monkeypatch):
-    from course_api.doctor import check_cpu
+    from course_api.workbook.doctor import check_cpu
 
     limit = ThreadLimit(UsableCpus(1, "cgroup quota 1.0 of 16"), 16, "set by OMP_NUM_THREADS=16")
     monkeypatch.setattr(cpu, "preview_thread_limit", lambda: limit)
@@ -266,9 +266,9 @@ PROBE = textwrap.dedent(
     import json, threading
     import torch
     before = torch.get_num_threads()
-    from course_api.inference import ModelService
-    from course_api.settings import Settings
-    from course_api.training import deterministic
+    from course_api.server.inference import ModelService
+    from course_api.server.settings import Settings
+    from course_api.server.training import deterministic
     ModelService.load(Settings.from_env().weights_dir, "cpu")
     seen = []
     worker = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))  # like the inference thread

@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from course_api.doctor import KERNEL_NAME, SUPPORTED_PYTHON
+from course_api.workbook.doctor import KERNEL_NAME, SUPPORTED_PYTHON
 from helpers import ROOT
 
 DEVCONTAINER = ROOT / ".devcontainer" / "devcontainer.json"
@@ -240,8 +240,8 @@ def test_binder_postbuild_registers_the_kernel_and_the_lab_settings():
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in text
     assert f"python -m ipykernel install --sys-prefix --name {KERNEL_NAME} " in text
-    assert "\npython -m course_api.lab\n" in text
-    assert "python -m course_api.lab trust notebooks exercises solutions" in text
+    assert "\npython -m course_api.workbook.lab\n" in text
+    assert "python -m course_api.workbook.lab trust notebooks exercises solutions" in text
 
 
 def test_notebooks_ask_for_the_kernel_that_binder_registers():

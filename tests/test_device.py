@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from course_api import device as dev
+from course_api.server import device as dev
 
 
 @pytest.fixture
@@ -94,8 +94,8 @@ def test_available_devices_lists_cpu_last(machine):
 @pytest.mark.subprocess
 def test_importing_the_package_and_server_does_not_initialise_cuda():
     code = (
-        "import torch, course_api, course_api.server, course_api.notebook, course_api.device\n"
-        "from course_api.server import create_app\n"
+        "import torch, course_api, course_api.server.app, course_api.workbook.background, course_api.server.device\n"
+        "from course_api.server.app import create_app\n"
         "create_app()\n"
         "print(torch.cuda.is_initialized())\n"
     )

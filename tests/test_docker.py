@@ -68,7 +68,7 @@ def test_recipe_of_notebook_05():
     shell, flag, script = exec_form("CMD")
     assert (shell, flag) == ("sh", "-c"), "a shell expands $PORT"
     cmd = script.split()
-    assert cmd[:3] == ["exec", "uvicorn", "course_api.server:app"], "exec: uvicorn gets docker stop's SIGTERM"
+    assert cmd[:4] == ["exec", "uvicorn", "--factory", "course_api.server.app:create_app"], "exec: uvicorn gets SIGTERM"
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
     exposed = next(rest for w, rest in steps if w == "EXPOSE")
     assert cmd[cmd.index("--port") + 1] == f'"${{PORT:-{exposed}}}"', "the platform's $PORT, else the exposed port"
@@ -117,7 +117,7 @@ def test_requirements_cover_what_the_server_imports():
     import ast
     from importlib import metadata
 
-    code = "import sys, json, course_api.server; print(json.dumps({m: getattr(sys.modules[m], '__file__', None) "
+    code = "import sys, json, course_api.server.app; print(json.dumps({m: getattr(sys.modules[m], '__file__', None) "
     code += "for m in sys.modules if m.startswith('course_api')}))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     imported: set[str] = set()

@@ -118,7 +118,7 @@ def test_ci_also_runs_the_tool_tests_with_the_tools_hidden():
 
 def test_ci_runs_the_tests_on_linux_macos_and_windows():
     """The full suite on Ubuntu (every Python); course.py test on macOS and Windows, oldest and newest Python."""
-    from course_api.doctor import SUPPORTED_PYTHON
+    from course_api.workbook.doctor import SUPPORTED_PYTHON
 
     (major, low), (_, high) = SUPPORTED_PYTHON
     jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))["jobs"]
@@ -131,7 +131,7 @@ def test_ci_runs_the_tests_on_linux_macos_and_windows():
 
 
 def test_ci_tests_every_supported_python():
-    from course_api.doctor import SUPPORTED_PYTHON
+    from course_api.workbook.doctor import SUPPORTED_PYTHON
 
     (major, low), (_, high) = SUPPORTED_PYTHON
     supported = [f"{major}.{minor}" for minor in range(low, high + 1)]
@@ -166,13 +166,13 @@ def test_no_cdn_or_public_api_in_package_or_notebooks():
 
 
 def test_lab_settings_install_into_the_environment_and_keep_others(tmp_path):
-    from course_api import lab
+    from course_api.workbook import lab
 
     config = tmp_path / "etc" / "jupyter" / "jupyter_server_config.json"
     config.parent.mkdir(parents=True)
     config.write_text('{"ServerApp": {"port": 9999}}')
-    lab.install(tmp_path)
-    lab.install(tmp_path)  # twice: the same result
+    lab.install_settings(tmp_path)
+    lab.install_settings(tmp_path)  # twice: the same result
     server = json.loads(config.read_text())
     assert server["ServerApp"] == {"port": 9999, "tornado_settings": {"ws_ping_timeout": 30000}}
     assert server["MappingKernelManager"] == {"transport_encryption": "auto"}

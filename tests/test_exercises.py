@@ -8,7 +8,7 @@ import sys
 import nbformat
 import pytest
 
-from course_api.exercises import (
+from course_api.workbook.exercises import (
     BEGIN,
     END,
     HINT,
@@ -154,7 +154,7 @@ def test_cli_check_and_build(tmp_path):
 @pytest.mark.parametrize("path", sorted((ROOT / "exercises").glob("*.ipynb")), ids=lambda p: p.stem)
 def test_stub_lines_fit_in_a_cell(path):
     """A stub's pointer is read whole: no line of a stub runs past a code cell's edge."""
-    from course_api.exercises import WIDTH
+    from course_api.workbook.exercises import WIDTH
 
     nb = nbformat.read(path, as_version=4)
     stubs = [c.source for c in nb.cells if c.cell_type == "code" and "NotImplementedError(" in c.source]

@@ -22,8 +22,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from course_api.server import create_app
-from course_api.settings import Settings
+from course_api.server.app import create_app
+from course_api.server.settings import Settings
 
 IN_PROCESS_EXAMPLES = 100
 LOOPBACK_EXAMPLES = 25

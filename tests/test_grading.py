@@ -6,20 +6,24 @@ import json
 
 import pytest
 
-from course_api.checks.registry import NOTEBOOKS
+from benchmarks.class_submissions import answered, load, other_course, rearranged, source, write
 from course_api.cli import main
-from course_api.grading import probe
-from course_api.grading.report import StudentGrades, feedback_name, feedback_page, write_all
-from course_api.grading.session import SheetResult
-from course_api.grading.submissions import (
+from course_api.workbook.checks.registry import NOTEBOOKS, Outcome
+from course_api.workbook.grading import probe
+from course_api.workbook.grading.gradebook import StudentGrades, feedback_name, feedback_page, write_all
+from course_api.workbook.grading.grader import ClassResult
+from course_api.workbook.grading.probe import ExerciseResult
+from course_api.workbook.grading.session import SheetResult, finish
+from course_api.workbook.grading.submissions import (
+    Note,
     NotebookError,
+    NoteKind,
     find_students,
     load_worksheet,
     only_checks,
     plan_cells,
     read_code_cells,
 )
-from grading_corpus import answered, load, other_course, rearranged, source, write
 from helpers import ROOT, page_assets
 
 NAME03 = f"{NOTEBOOKS['03']}.ipynb"
@@ -109,14 +113,15 @@ def test_submissions_are_found_by_student_and_worksheet_name(tmp_path):
     extra = load_worksheet("al", found["al"][0], ROOT)
     assert extra.lesson is None
     assert not extra.cells
-    assert "not a worksheet of this course" in extra.notes[0]
+    assert "not a worksheet of this course" in extra.notes[0].text
+    assert extra.notes[0].kind is NoteKind.NOT_GRADED
 
 
 def test_another_courses_notebook_is_graded_as_it_is(tmp_path):
     write(tmp_path, NAME03, other_course())
     sheet = load_worksheet("x", tmp_path / NAME03, ROOT)
     assert all(c.origin == "student" for c in sheet.cells)
-    assert "does not look like worksheet" in sheet.notes[0]
+    assert "does not look like worksheet" in sheet.notes[0].text
 
 
 def test_the_probe_allows_loopback_only():
@@ -134,21 +139,46 @@ def test_the_probe_runs_the_courses_checks_and_notices_tampering(monkeypatch):
     outcome = json.loads(report(["03.1"]))["03.1"]
     assert outcome["status"] == "not done"
     assert outcome["message"].startswith("Not done: `hello` did not exist when the check ran")
-    import course_api.checks.lesson03 as lesson03
+    import course_api.workbook.checks.lesson03 as lesson03
 
     monkeypatch.setattr(lesson03, "fail", lambda message: None)  # what a notebook could do to pass
     outcome = json.loads(report(["03.1"]))["03.1"]
     assert outcome["status"] == "tampered"
-    assert "course_api.checks.lesson03.fail" in outcome["message"]
+    assert "course_api.workbook.checks.lesson03.fail" in outcome["message"]
 
 
 def test_the_best_outcome_of_an_exercise_is_kept():
     result = SheetResult("s", NAME03, "03")
-    result.record("03.1", {"status": "not done", "message": "a"})
-    result.record("03.1", {"status": "failing", "message": "b"})
-    result.record("03.1", {"status": "done", "message": "c"})
-    result.record("03.1", {"status": "failing", "message": "d"})  # a later cell broke it: the pass stands
-    assert result.exercises["03.1"]["message"] == "c"
+    result.record("03.1", ExerciseResult(Outcome.NOT_DONE, "a"))
+    result.record("03.1", ExerciseResult(Outcome.FAILING, "b"))
+    result.record("03.1", ExerciseResult(Outcome.DONE, "c"))
+    result.record("03.1", ExerciseResult(Outcome.FAILING, "d"))  # a later cell broke it: the pass stands
+    assert result.exercises["03.1"] == ExerciseResult(Outcome.DONE, "c")
+
+
+def test_outcomes_travel_and_are_written_as_their_words():
+    """The probe's JSON and grades.json carry an outcome as its word; the grader reads it back as the enum."""
+    for outcome in Outcome:
+        sent = json.loads(json.dumps(ExerciseResult(outcome, "m").as_dict()))
+        assert sent == {"status": outcome.value, "message": "m"}
+        assert ExerciseResult.from_dict(sent) == ExerciseResult(outcome, "m")
+    assert [o.value for o in Outcome] == ["done", "not done", "failing", "tampered", "error"]
+
+
+def test_the_grader_acts_on_a_notes_kind_not_its_words():
+    """An unreadable file's note is the exercises' message as it is; the grader's own trouble is found by kind, even
+    when a student's cell raised an error with the same words."""
+    unreadable = SheetResult("s", NAME03, "03", notes=[Note("Not graded: broken.", NoteKind.NOT_GRADED)])
+    finish(unreadable)
+    assert {r.message for r in unreadable.exercises.values()} == {"Not graded: broken."}
+    assert {r.outcome for r in unreadable.exercises.values()} == {Outcome.NOT_DONE}
+    stopped = SheetResult("s", NAME03, "03", notes=[Note("Not graded: my cell said so.", NoteKind.CELL_ERROR)])
+    finish(stopped)
+    assert {r.message for r in stopped.exercises.values()} == {"Not checked. Not graded: my cell said so."}
+    trouble = Note("The grader could not run this worksheet: OSError: no kernel", NoteKind.GRADER)
+    mimic = Note("The grader could not run this worksheet (a student's own message)", NoteKind.CELL_ERROR)
+    result = ClassResult([StudentGrades("s", [SheetResult("s", NAME03, "03", notes=[mimic, trouble])])], 0.0)
+    assert result.grader_trouble == [f"s/{NAME03}: {trouble.text}"]
 
 
 def test_feedback_names_are_safe_and_unique():
@@ -158,8 +188,8 @@ def test_feedback_names_are_safe_and_unique():
 
 
 def test_reports_escape_what_students_wrote_and_load_nothing(tmp_path):
-    sheet = SheetResult("<b>eve</b>", NAME03, "03", notes=["<script>alert(1)</script>"])
-    sheet.exercises["03.1"] = {"status": "failing", "message": "<img src=https://example.com/x.png>"}
+    sheet = SheetResult("<b>eve</b>", NAME03, "03", notes=[Note("<script>alert(1)</script>")])
+    sheet.exercises["03.1"] = ExerciseResult(Outcome.FAILING, "<img src=https://example.com/x.png>")
     grades = StudentGrades("<b>eve</b>", [sheet])
     page = feedback_page(grades)
     assert "<script>" not in page
@@ -200,8 +230,8 @@ def test_cells_are_sent_so_that_an_error_never_aborts_the_next_request(tmp_path)
     at True, an answer right after an unanswered stub was sometimes never run (a grade that depended on timing)."""
     import asyncio
 
-    from course_api.grading.cleanup import remove_tree
-    from course_api.grading.session import KernelRun, Limits
+    from course_api.workbook.grading.cleanup import remove_tree
+    from course_api.workbook.grading.session import KernelRun, Limits
 
     sent: list[dict] = []
 
@@ -225,7 +255,7 @@ def test_cells_are_sent_so_that_an_error_never_aborts_the_next_request(tmp_path)
 
 
 def test_cells_are_named_as_a_student_counts_them():
-    from course_api.grading.session import ordinal
+    from course_api.workbook.grading.session import ordinal
 
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th",

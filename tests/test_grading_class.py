@@ -21,11 +21,20 @@ from pathlib import Path
 import psutil
 import pytest
 
-from course_api.checks.registry import NOTEBOOKS
-from course_api.grading import Limits, grade_class
-from course_api.grading.cleanup import marked_processes
-from course_api.ports import is_listening
-from grading_corpus import SERVERS, answered, build_corpus, insert_after, lesson_ids, lesson_points, points, write
+from benchmarks.class_submissions import (
+    SERVERS,
+    answered,
+    build_corpus,
+    insert_after,
+    lesson_ids,
+    lesson_points,
+    points,
+    write,
+)
+from course_api.system.ports import is_listening
+from course_api.workbook.checks.registry import NOTEBOOKS
+from course_api.workbook.grading import Limits, grade_class
+from course_api.workbook.grading.cleanup import marked_processes
 from helpers import BIN, write_project
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow, pytest.mark.timeout(300)]

@@ -9,9 +9,9 @@ from difflib import SequenceMatcher
 import nbformat
 import pytest
 
-from course_api.checks import EXERCISES, hint
-from course_api.checks.registry import NOTEBOOKS
-from course_api.exercises import BEGIN, END, HINT
+from course_api.workbook.checks import EXERCISES, hint
+from course_api.workbook.checks.registry import NOTEBOOKS
+from course_api.workbook.exercises import BEGIN, END, HINT
 from helpers import ROOT
 
 TRIVIAL = re.compile(r"^(return|pass|else:|try:|finally:|\)|\]|\}|\)\:|\]\)|\}\)|.{0,11})$")
@@ -80,13 +80,13 @@ def test_every_exercise_has_hints_in_steps(capsys):
 
 def test_hints_are_shown_cut_at_word_boundaries(capsys):
     """hint() prints within an output's width, words whole (no "(w ith" across a line end)."""
-    from course_api.checks import hint
-    from course_api.checks.registry import WIDTH, _state
+    from course_api.workbook.checks import hint
+    from course_api.workbook.checks.registry import HINTS_GIVEN, WIDTH
 
     for exercise in sorted(EXERCISES):
         for _ in EXERCISES[exercise].steps:
             hint(exercise)
-    _state["hints_given"].clear()
+    HINTS_GIVEN.clear()
     shown = capsys.readouterr().out.splitlines()
     assert len(shown) > len(EXERCISES)
     assert all(len(line) <= WIDTH or " " not in line.strip() for line in shown)

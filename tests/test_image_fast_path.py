@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_api.image_fast_path import single_file_part
 from course_api.samples import digit_png, draw, encode, held_out_pixels
+from course_api.server.image_fast_path import single_file_part
 
 BOUNDARY = b"xYzZY"
 
@@ -132,7 +132,7 @@ def test_a_raw_body_gets_the_uploads_errors(client, data, content_type, status, 
 def test_a_raw_body_keeps_the_size_limits(settings):
     from fastapi.testclient import TestClient
 
-    from course_api.server import create_app
+    from course_api.server.app import create_app
 
     app = create_app(settings.with_changes(max_body_bytes=20_000, max_upload_bytes=10_000))
     with TestClient(app) as small:

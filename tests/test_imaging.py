@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_api.imaging import IMAGE_ERRORS, ImageError, decode_image, digit_pixels
+from course_api.server.imaging import IMAGE_ERRORS, ImageError, decode_image, digit_pixels
 from helpers import digit_png
 
 LIMIT = 4096 * 4096
@@ -53,7 +53,7 @@ def test_transparent_background_is_treated_as_paper(models, digits_test_split):
 
 
 def test_image_errors_answer_with_their_problem_types_status():
-    from course_api.problems import PROBLEM_TYPES
+    from course_api.server.problems import PROBLEM_TYPES
 
     for kind, status in IMAGE_ERRORS.items():
         assert PROBLEM_TYPES[kind][0] == status == ImageError("x", kind).status
@@ -109,9 +109,9 @@ def test_sample_digits_are_recognised(models):
 
 
 def reference_digit_pixels(image: Image.Image) -> np.ndarray:
-    """The steps of course_api.imaging's docstring, written plainly (as digit_pixels was before it was made
+    """The steps of course_api.server.imaging's docstring, written plainly (as digit_pixels was before it was made
     faster): digit_pixels must give exactly these numbers."""
-    from course_api.imaging import _paper, to_grey
+    from course_api.server.imaging import _paper, to_grey
 
     grey = to_grey(image)
     ink = 255 - grey if _paper(grey) else grey  # dark ink on paper is inverted, light ink on a screen is kept

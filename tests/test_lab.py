@@ -17,7 +17,7 @@ import httpx2
 import psutil  # comes with ipykernel
 import pytest
 
-from course_api.ports import free_port
+from course_api.system.ports import free_port
 from helpers import ROOT, save_screenshot
 
 TOKEN = "course-api-test"
@@ -152,7 +152,7 @@ def test_make_lab_logs_no_warning_a_student_cannot_act_on(lab):
 # Last in the module: its scratch notebook and browser must not show in the log test above.
 FAILED_CHECK = [  # worksheet 01's setup, a common first attempt at 01.2 (.json without parentheses), its check
     "from http import HTTPStatus\n\nimport requests\n\nfrom course_api import serve_in_background\n"
-    'from course_api.checks import check\n\nserver = serve_in_background(device="cpu")\napi_url = server.url',
+    'from course_api.workbook.checks import check\n\nserver = serve_in_background(device="cpu")\napi_url = server.url',
     'astros_response = requests.get(f"{api_url}/astros.json", timeout=10)\nastros = astros_response.json\n'
     "meaning = HTTPStatus(astros_response.status_code).phrase",
     'check("01.2")',

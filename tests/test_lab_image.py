@@ -22,14 +22,14 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from benchmarks.session_memory import recommend, round_up, time_start
-from course_api.lab import settings_files
+from course_api.workbook.lab import settings_files
 from helpers import BIN, ROOT
 
 DOCKERFILE = ROOT / "Dockerfile.lab"
 CLASSROOM = ROOT / "docs" / "CLASSROOM.md"
 HOME = "/home/jovyan"
 KERNEL_COMMAND = 'python -m ipykernel install --sys-prefix --name course-api --display-name "Python (course-api)"'
-SETTINGS_COMMAND = "python -m course_api.lab"
+SETTINGS_COMMAND = "python -m course_api.workbook.lab"
 
 
 def instructions() -> list[tuple[str, str]]:

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from course_api.imaging import ImageError, decode_image, digit_pixels, open_image
 from course_api.samples import digit_png
-from course_api.server import create_app
-from course_api.settings import Settings
+from course_api.server.app import create_app
+from course_api.server.imaging import ImageError, decode_image, digit_pixels, open_image
+from course_api.server.settings import Settings
 
 LIMITS = {
     "max_body_bytes": 6 * 1024 * 1024,

@@ -17,8 +17,8 @@ import nbformat
 import pytest
 
 from corpus import Case
-from course_api.checks import EXERCISES, CheckFailed, ExerciseNotDone
-from course_api.checks.registry import NOTEBOOKS, WIDTH, run_check
+from course_api.workbook.checks import EXERCISES, CheckFailed, ExerciseNotDone
+from course_api.workbook.checks.registry import NOTEBOOKS, WIDTH, run_check
 from helpers import ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -92,7 +92,7 @@ def lesson(request, tmp_path_factory) -> Any:
 @pytest.fixture(autouse=True)
 def _short_start_limit(monkeypatch):
     """A student's app that hangs at start-up is stopped after 10 s here (30 s for students)."""
-    monkeypatch.setattr("course_api.checks.student_app.START_SECONDS", 10.0)
+    monkeypatch.setattr("course_api.workbook.checks.student_app.START_SECONDS", 10.0)
 
 
 def shown_badly(exc: Exception) -> list[str]:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from course_api.device import available_devices
-from course_api.inference import ModelService
-from course_api.models.sentiment import negation_signs, tokenize
-from course_api.models.store import DIGITS_FILE, WeightsError, read_card
+from course_api.server.device import available_devices
+from course_api.server.inference import ModelService
+from course_api.server.models.sentiment import negation_signs, tokenize
+from course_api.server.models.store import DIGITS_FILE, WeightsError, read_card
 from helpers import BIN
 
 
@@ -114,7 +114,7 @@ def test_training_twice_gives_the_same_bytes(tmp_path):
 
 
 def test_sentiment_training_learns_from_the_lexicon():
-    from course_api.training import train_sentiment
+    from course_api.server.training import train_sentiment
 
     model, card = train_sentiment(torch.device("cpu"), epochs=2, n_sentences=8000, progress=False)
     assert card["test_accuracy"] > 0.75  # chance is 0.5; the full run reaches 0.98

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from course_api.ports import is_listening as listening
+from course_api.system.ports import is_listening as listening
 from helpers import wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX signals and /proc")
@@ -64,8 +64,8 @@ def test_killing_the_kernel_leaves_no_process_or_socket(kernel):
 START_PROCESS = """
 import sys
 import time
-from course_api.notebook import start_process
-from course_api.ports import free_port
+from course_api.system.processes import start_process
+from course_api.system.ports import free_port
 port = free_port()
 process = start_process([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)])
 print(process.pid, port)
@@ -93,7 +93,7 @@ def test_start_process_stops_at_a_normal_exit(tmp_path):
 
     import psutil
 
-    script = "from course_api.notebook import start_process; p = start_process(['sleep', '60']); print(p.pid)"
+    script = "from course_api.system.processes import start_process; p = start_process(['sleep', '60']); print(p.pid)"
     pid = int(
         subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False).stdout
     )

@@ -16,8 +16,8 @@ import httpx2
 import pytest
 from fastapi import FastAPI, Request
 
-from course_api.notebook import ServerStartError, running_servers, serve_in_background
-from course_api.ports import is_listening as listening
+from course_api.system.ports import is_listening as listening
+from course_api.workbook.background import ServerStartError, running_servers, serve_in_background
 
 
 def small_app(lifespan=None) -> FastAPI:

@@ -17,7 +17,7 @@ import nbformat
 import papermill
 import pytest
 
-from course_api.ports import is_listening as listening
+from course_api.system.ports import is_listening as listening
 from helpers import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"

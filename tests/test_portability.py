@@ -1,8 +1,8 @@
 """Windows and macOS in the code: processes tied to the kernel, UTF-8 files, nothing only Linux has.
 
 Where a platform cannot run here its part is mocked: ``sys.platform`` set to "win32" and a fake kernel32 for the
-job object (:mod:`course_api.winjob`); macOS's watchdog (:mod:`course_api.watchdog`) runs for real on any POSIX
-system, with ``sys.platform`` set to "darwin" in the Python that starts it.
+job object (:mod:`course_api.system.winjob`); macOS's watchdog (:mod:`course_api.system.watchdog`) runs for real on
+any POSIX system, with ``sys.platform`` set to "darwin" in the Python that starts it.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from course_api import notebook, winjob
-from course_api.checks import lesson05
-from course_api.checks.registry import CheckFailed
+from course_api.system import processes, winjob
+from course_api.workbook.checks import lesson05
+from course_api.workbook.checks.registry import CheckFailed
 from helpers import ROOT, wait_until
 
 SOURCES = sorted(p for folder in ("course_api", "benchmarks") for p in (ROOT / folder).rglob("*.py"))
@@ -178,8 +178,8 @@ def test_every_module_imports_without_posix_only_modules():
     """fcntl, resource, termios, pwd and grp do not exist on Windows: no module of the package needs them to
     import (the grader's sandbox uses fcntl and resource inside functions that run on Linux only)."""
     modules = _modules()
-    assert "course_api.notebook" in modules
-    assert "course_api.grading.sandbox" in modules
+    assert "course_api.workbook.background" in modules
+    assert "course_api.workbook.grading.sandbox" in modules
     done = import_without(",".join(POSIX_ONLY_MODULES), modules, ROOT, {"PYTHONIOENCODING": "utf-8"}, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
@@ -256,10 +256,10 @@ def windows(monkeypatch):
     fake = FakeKernel32()
     monkeypatch.setattr(winjob, "_kernel32", lambda: fake)
     monkeypatch.setattr(winjob, "_state", winjob._State())
-    monkeypatch.setattr(notebook, "_processes", [])
+    monkeypatch.setattr(processes, "_processes", [])
     monkeypatch.setattr(sys, "platform", "win32")
     yield fake
-    started = notebook._processes
+    started = processes._processes
     monkeypatch.undo()  # sys.platform first: the clean-up below is plain Linux again
     for process in started:
         process.kill()
@@ -271,17 +271,17 @@ def sleeper() -> list[str]:
 
 
 def test_windows_processes_go_in_one_job_that_kills_on_close(windows):
-    first = notebook.start_process(sleeper())
-    second = notebook.start_process(sleeper())
+    first = processes.start_process(sleeper())
+    second = processes.start_process(sleeper())
     [(job, flags)] = windows.jobs.items()  # one job, made once, reused
     assert flags == winjob.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE == 0x2000
     assert [windows.opened[handle] for _, handle in windows.assigned] == [first.pid, second.pid]
     assert {j for j, _ in windows.assigned} == {job}
     assert sorted(windows.closed) == sorted(windows.opened)  # the process handles it opened, never the job's
     assert job not in windows.closed
-    assert notebook._processes == [first, second]  # atexit stops them at a normal exit too
-    assert "job object" in notebook.process_tie()
-    assert "atexit" not in notebook.process_tie()
+    assert processes._processes == [first, second]  # atexit stops them at a normal exit too
+    assert "job object" in processes.process_tie()
+    assert "atexit" not in processes.process_tie()
 
 
 def test_windows_uses_popens_own_process_handle(windows):
@@ -295,34 +295,34 @@ def test_windows_uses_popens_own_process_handle(windows):
 @pytest.mark.parametrize("failing", ["CreateJobObjectW", "SetInformationJobObject", "AssignProcessToJobObject"])
 def test_windows_falls_back_to_atexit_when_there_is_no_job(windows, failing):
     windows.fail.add(failing)
-    process = notebook.start_process(sleeper())  # no exception
+    process = processes.start_process(sleeper())  # no exception
     assert process.poll() is None
-    assert notebook._processes == [process]  # still stopped at a normal exit
+    assert processes._processes == [process]  # still stopped at a normal exit
     assert windows.assigned == []
-    tie = notebook.process_tie()
+    tie = processes.process_tie()
     assert tie.startswith("stopped when this Python exits normally (atexit) only")
     assert f"{failing} failed" in tie
-    assert f"{failing} failed" in (winjob.problem() or "")
+    assert f"{failing} failed" in (winjob.join_failure() or "")
     if failing == "SetInformationJobObject":
         assert windows.closed == list(windows.jobs)  # a job without the limit is closed at once, never used
     windows.fail.clear()
-    notebook.start_process(sleeper())  # a later start that works clears the reason
+    processes.start_process(sleeper())  # a later start that works clears the reason
     assert len(windows.assigned) == 1
-    assert winjob.problem() is None
-    assert "atexit" not in notebook.process_tie()
+    assert winjob.join_failure() is None
+    assert "atexit" not in processes.process_tie()
 
 
 def test_windows_a_process_that_already_ended_is_no_problem(windows):
     windows.fail.add("AssignProcessToJobObject")
     assert not winjob.assign(SimpleNamespace(pid=4242, _handle=0x7F0, poll=lambda: 0))
-    assert winjob.problem() is None
+    assert winjob.join_failure() is None
 
 
 def test_winjob_never_raises_where_kernel32_is_missing(monkeypatch):
     """On Linux the real kernel32 cannot load: that is a reason, not an exception."""
     monkeypatch.setattr(winjob, "_state", winjob._State())
     assert not winjob.assign(SimpleNamespace(pid=1, _handle=None, poll=lambda: None))
-    assert (winjob.problem() or "").startswith("not in a job object: ")
+    assert (winjob.join_failure() or "").startswith("not in a job object: ")
 
 
 @pytest.mark.skipif(ctypes.sizeof(ctypes.c_void_p) != 8, reason="the layout of 64-bit Windows")
@@ -337,11 +337,11 @@ def test_the_job_limit_structure_has_windows_layout():
 # --------------------------------------------------------- Linux for real, and macOS's watchdog on any POSIX
 PARENT = """
 import sys, time
-from course_api import notebook
+from course_api.system import processes
 sys.platform = sys.argv[1]  # "darwin": the watchdog instead of Linux's PR_SET_PDEATHSIG
-child = notebook.start_process([sys.executable, "-c", "import time; time.sleep(120)"])
-watchdogs = [w.pid for w in notebook._watchdogs]
-print(child.pid, *watchdogs, "|", notebook.process_tie(), flush=True)
+child = processes.start_process([sys.executable, "-c", "import time; time.sleep(120)"])
+watchdogs = [w.pid for w in processes._watchdogs]
+print(child.pid, *watchdogs, "|", processes.process_tie(), flush=True)
 time.sleep(120)
 """
 
@@ -387,11 +387,11 @@ def test_a_started_process_ends_when_its_python_is_killed(platform):
 
 @pytest.mark.skipif(not hasattr(os, "getpgid"), reason="POSIX")
 def test_the_watchdog_ends_by_itself_when_its_process_ends(monkeypatch):
-    monkeypatch.setattr(notebook, "_processes", [])
-    monkeypatch.setattr(notebook, "_watchdogs", [])
+    monkeypatch.setattr(processes, "_processes", [])
+    monkeypatch.setattr(processes, "_watchdogs", [])
     monkeypatch.setattr(sys, "platform", "darwin")
-    process = notebook.start_process([sys.executable, "-c", "import time; time.sleep(0.5)"])
-    watchdogs = notebook._watchdogs
+    process = processes.start_process([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    watchdogs = processes._watchdogs
     monkeypatch.undo()
     [watchdog] = watchdogs
     process.wait(timeout=30)
@@ -421,7 +421,7 @@ def test_on_windows_python_in_a_health_check_is_this_python(monkeypatch, tmp_pat
 
 def test_committed_files_are_written_with_unix_line_endings():
     """exercises/ and the model card are compared byte for byte and committed: "\\n" even on Windows."""
-    for path in (ROOT / "course_api" / "exercises.py", ROOT / "course_api" / "training.py"):
+    for path in (ROOT / "course_api" / "workbook" / "exercises.py", ROOT / "course_api" / "server" / "training.py"):
         text = path.read_text(encoding="utf-8")
         assert 'encoding="utf-8", newline="\\n")' in text, path.name
 
@@ -429,7 +429,7 @@ def test_committed_files_are_written_with_unix_line_endings():
 def test_the_watchdog_script_stands_alone():
     """It runs as ``python -I -S watchdog.py``: the standard library only, nothing of the package."""
     imported: set[str] = set()
-    for node in ast.walk(ast.parse((ROOT / "course_api" / "watchdog.py").read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse((ROOT / "course_api" / "system" / "watchdog.py").read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             imported.update(alias.name.partition(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -8,9 +8,9 @@ import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
-from course_api.batching import BatcherClosed, QueueFull
-from course_api.problems import MAX_ECHO, PROBLEM_MEDIA_TYPE, PROBLEM_TYPES, TYPE_PREFIX, field_error, type_uri
-from course_api.server import create_app
+from course_api.server.app import create_app
+from course_api.server.batching import BatcherClosed, QueueFull
+from course_api.server.problems import MAX_ECHO, PROBLEM_MEDIA_TYPE, PROBLEM_TYPES, TYPE_PREFIX, field_error, type_uri
 
 
 def assert_problem(response, status: int, kind: str | None = None) -> dict:

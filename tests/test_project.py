@@ -13,10 +13,10 @@ import nbformat
 import papermill
 import pytest
 
-from course_api.checks.registry import NOTEBOOKS
-from course_api.checks.student_app import running_app
+from benchmarks.class_submissions import answered, lesson_ids
 from course_api.samples import digit_png
-from grading_corpus import answered, lesson_ids
+from course_api.workbook.checks.registry import NOTEBOOKS
+from course_api.workbook.checks.student_app import running_app
 from helpers import BIN
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow, pytest.mark.timeout(600)]

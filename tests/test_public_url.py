@@ -1,5 +1,5 @@
-"""Links that open: the address a person opens (course_api.public_url) and the server behind a path prefix
-(course_api.middleware.PathPrefix), as in a class JupyterHub, on Binder or in GitHub Codespaces.
+"""Links that open: the address a person opens (course_api.system.public_url) and the server behind a path prefix
+(course_api.server.middleware.PathPrefix), as in a class JupyterHub, on Binder or in GitHub Codespaces.
 
 No hub is needed: the rules read a mapping of environment variables, and the prefix is tested with the requests a
 proxy sends. The same pages in Chromium, through a real proxy, are in tests/test_browser.py (the end).
@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from course_api.middleware import PathPrefix
-from course_api.public_url import browser_url, is_safe_prefix, path_prefix
+from course_api.server.middleware import PathPrefix
+from course_api.system.public_url import browser_url, is_safe_prefix, path_prefix
 from helpers import page_assets
 
 PORT = 54321
@@ -243,7 +243,7 @@ def test_the_openapi_document_names_the_prefix_for_try_it_out(test_client):
 
 
 def test_without_a_prefix_the_pages_are_as_before(test_client):
-    from course_api.routes.playground import STATIC
+    from course_api.server.routes.playground import STATIC
 
     assert test_client.get("/playground").text == (STATIC / "playground.html").read_text(encoding="utf-8")
     docs = test_client.get("/docs").text
@@ -252,7 +252,7 @@ def test_without_a_prefix_the_pages_are_as_before(test_client):
 
 
 def test_the_pages_policy_and_the_body_limits_hold_under_the_prefix(test_client, settings):
-    from course_api.middleware import CONTENT_SECURITY_POLICY
+    from course_api.server.middleware import CONTENT_SECURITY_POLICY
 
     for page in ("/docs", "/redoc", "/playground"):
         assert test_client.get(page, headers=FORWARDED).headers["content-security-policy"] == CONTENT_SECURITY_POLICY
@@ -273,7 +273,7 @@ def test_the_public_url_setting_serves_a_proxy_that_keeps_the_prefix(settings):
     """COURSE_API_PUBLIC_URL with a path: `course-api serve` behind a proxy that passes the whole path."""
     from fastapi.testclient import TestClient
 
-    from course_api.server import create_app
+    from course_api.server.app import create_app
 
     app = create_app(settings.with_changes(public_url="https://hub.example.org/user/ada/proxy/{port}"))
     client = TestClient(app)  # no lifespan: the models are not needed for these pages

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from course_api.ports import free_port, is_listening
+from course_api.system.ports import free_port, is_listening
 from helpers import ROOT
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.slow]

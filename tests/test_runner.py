@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_api.runner import discover, parse_parameter
+from course_api.workbook.runner import discover, parse_parameter
 from helpers import ROOT
 
 

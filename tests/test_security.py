@@ -23,8 +23,8 @@ def test_the_server_binds_loopback_unless_told_otherwise():
     import inspect
 
     from course_api.cli import build_parser
-    from course_api.notebook import serve_in_background
-    from course_api.settings import Settings
+    from course_api.server.settings import Settings
+    from course_api.workbook.background import serve_in_background
 
     assert Settings().host == "127.0.0.1"
     assert Settings.from_env(environ={}).host == "127.0.0.1"
@@ -89,4 +89,4 @@ def test_no_debug_and_no_tracebacks(app):
     cli = (PACKAGE / "cli.py").read_text()
     assert "debug=True" not in cli
     assert "--debug" not in cli
-    assert sys.modules.get("course_api.server") is not None
+    assert sys.modules.get("course_api.server.app") is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -267,9 +268,23 @@ def test_start_up_freezes_its_objects_for_the_garbage_collector(settings):
 
     from fastapi.testclient import TestClient
 
-    from course_api.server import create_app
+    from course_api.server.app import create_app
 
     gc.unfreeze()
     with TestClient(create_app(settings)) as client:
         assert client.get("/").status_code == 200
         assert gc.get_freeze_count() > 10_000
+
+
+def test_importing_the_server_builds_nothing_from_the_environment():
+    """Only create_app() reads COURSE_API_* (when it is called without settings); importing the module does not."""
+    import subprocess
+    import sys
+
+    code = "import course_api.server.app as m; print(hasattr(m, 'app'))"
+    env = {**os.environ, "COURSE_API_MAX_BODY_BYTES": "not a number"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

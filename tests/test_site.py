@@ -1,6 +1,6 @@
-"""The course website (`make site`, `course-api build-site`, course_api/website.py): its pages in course order with
-the stored outputs, the solutions left out or folded, copy buttons and search, nothing loaded from another site
-(checked in the files and in Chromium), a build that stops on a notebook's error output, and the Pages workflow.
+"""The course website (`make site`, `course-api build-site`, course_api/workbook/website.py): its pages in course
+order with the stored outputs, the solutions left out or folded, copy buttons and search, nothing loaded from another
+site (checked in the files and in Chromium), a build that stops on a notebook's error output, and the Pages workflow.
 
 Each site is built once per module into a temporary folder (a few seconds each), never into the repository's site/.
 """
@@ -22,9 +22,9 @@ import nbformat
 import pytest
 import yaml
 
-from course_api import ports
-from course_api.exercises import BEGIN, END, HINT
-from course_api.website import Page, SiteError, build_site, fold_solutions, rewrite_links
+from course_api.system import ports
+from course_api.workbook.exercises import BEGIN, END, HINT
+from course_api.workbook.website import Page, SiteError, build_site, fold_solutions, rewrite_links
 from helpers import ROOT, answer_lines, guarded_page, page_assets
 
 LESSON = "[0-9][0-9]_*.ipynb"
@@ -282,8 +282,8 @@ def test_build_site_command_names_the_broken_notebook_and_fails(tmp_path, monkey
 
 
 def test_build_site_command_passes_its_options_and_says_where_the_site_is(tmp_path, monkeypatch, capsys):
-    from course_api import website
     from course_api.cli import main
+    from course_api.workbook import website
 
     calls = []
 

@@ -1,5 +1,5 @@
-"""course_api.checks.student_app: the student's own app, started as a terminal would start it, judged over HTTP,
-and stopped with everything it started, whether it answers, crashes or hangs."""
+"""course_api.workbook.checks.student_app: the student's own app, started as a terminal would start it, judged over
+HTTP, and stopped with everything it started, whether it answers, crashes or hangs."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from course_api.checks import CheckFailed, ExerciseNotDone
-from course_api.checks.student_app import hang, project_folder, running_app, start_failure
-from course_api.ports import is_listening
+from course_api.system.ports import is_listening
+from course_api.workbook.checks import CheckFailed, ExerciseNotDone
+from course_api.workbook.checks.student_app import hang, project_folder, running_app, start_failure
 
 pytestmark = pytest.mark.subprocess
 

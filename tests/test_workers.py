@@ -1,5 +1,5 @@
 """Several server processes on one port: the ``workers`` setting, ``course-api serve --workers N``, and each
-worker's share of the cores for torch's threads (course_api.cpu.worker_thread_variables)."""
+worker's share of the cores for torch's threads (course_api.system.cpu.worker_thread_variables)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from course_api import cli, cpu
-from course_api.settings import Settings, SettingsError
+from course_api import cli
+from course_api.server.settings import Settings, SettingsError
+from course_api.system import cpu
 from helpers import BIN
 
 
@@ -57,7 +58,8 @@ def test_each_worker_gets_its_share_of_the_cores(tmp_path):
 
 @pytest.mark.subprocess
 def test_the_workers_thread_setting_is_what_torch_and_the_cpu_module_read():
-    code = "import torch; from course_api import cpu; print(torch.get_num_threads(), cpu.limit_torch_threads().note)"
+    code = "import torch; from course_api.system import cpu; print(torch.get_num_threads(), "
+    code += "cpu.limit_torch_threads().note)"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True)
     assert out.stdout.split(maxsplit=1) == ["1", "set by OMP_NUM_THREADS=1\n"]

@@ -1,15 +1,17 @@
 """The course server: a real FastAPI app with the endpoints every notebook uses.
 
-Run it with ``course-api serve`` (or ``uvicorn course_api.server:app``), or from a notebook with
+Run it with ``course-api serve``, or ``uvicorn --factory course_api.server.app:create_app``, or from a notebook with
 ``course_api.serve_in_background()``. ``create_app(settings)`` assembles a fresh app (lifespan, error handlers,
-middleware, routers); ``app`` is the one built from the environment (``COURSE_API_*`` variables). The routes
-live in :mod:`course_api.routes`; docs/ARCHITECTURE.md draws the map.
+middleware, routers) from the settings it is given; without any, from the environment (``COURSE_API_*``
+variables), when it is called. Importing this module builds nothing. The routes live in
+:mod:`course_api.server.routes`; docs/ARCHITECTURE.md draws the map.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib import resources
@@ -21,14 +23,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from course_api import __version__, problems
-from course_api.batching import BatcherClosed, QueueFull
-from course_api.image_fast_path import ImageUploadFastPath
-from course_api.inference import ModelService, Predictor
-from course_api.middleware import BodyLimit, PathPrefix, SameOriginPages
-from course_api.openapi import document_settings
-from course_api.routes import basics, playground, predictions
-from course_api.settings import Settings
+from course_api.server import VERSION, problems
+from course_api.server.batching import BatcherClosed, QueueFull
+from course_api.server.image_fast_path import ImageUploadFastPath
+from course_api.server.inference import ModelService, Predictor
+from course_api.server.middleware import BodyLimit, PathPrefix, SameOriginPages
+from course_api.server.openapi_limits import document_settings
+from course_api.server.routes import basics, playground, predictions
+from course_api.server.settings import Settings
 
 logger = logging.getLogger("course_api.server")
 # python-multipart logs a warning for every malformed part header: a client could fill the log with them.
@@ -77,7 +79,7 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMana
 
 def install_error_handlers(app: FastAPI) -> None:
     """Every 4xx and 5xx answer is RFC 9457 problem details, documented so in /openapi.json."""
-    problems.install(app)
+    problems.install_handlers(app)
     busy = problems.service_unavailable("server-busy", lambda exc: getattr(exc, "retry_after", 1))
     closing = problems.service_unavailable("shutting-down", lambda exc: 5, advice=" Try again shortly.")
     app.add_exception_handler(QueueFull, busy)
@@ -90,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPIOffline(
         title="Creating APIs: course server",
-        version=__version__,
+        version=VERSION,
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan(settings),
@@ -140,6 +142,17 @@ def public_prefix(settings: Settings) -> str:
     return urlsplit(settings.public_url).path.rstrip("/") if settings.public_url else ""
 
 
-app = create_app()
+# `course-api serve` with --workers or --reload: uvicorn starts the app in other processes, from an import string.
+# serve hands each of them the settings it validated, whole, as JSON in this variable; app_from_serve reads them.
+SERVE_SETTINGS = "COURSE_API_SERVE_SETTINGS"
 
-__all__ = ["app", "create_app"]
+
+def app_from_serve() -> FastAPI:
+    """The app of one process that ``course-api serve`` started (uvicorn's ``--factory``), with serve's settings."""
+    handed = os.environ.get(SERVE_SETTINGS)
+    if handed is None:
+        raise RuntimeError(f"{SERVE_SETTINGS} is not set: start the server with course-api serve")
+    return create_app(Settings.model_validate_json(handed))
+
+
+__all__ = ["SERVE_SETTINGS", "app_from_serve", "create_app"]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-logger = logging.getLogger("course_api.batching")
+logger = logging.getLogger("course_api.server.batching")
 
 BatchFunction = Callable[[Sequence[Any]], np.ndarray]
 
@@ -68,7 +68,7 @@ class MicroBatcher:
     per input row, in order (an array of shape ``(len(rows), ...)``), and may run in any thread.
 
     Create it inside a running event loop (the server's lifespan) and :meth:`close` it at shutdown. The limits
-    have no defaults here: the server passes its settings (``course_api.settings``, the one source of defaults).
+    have no defaults here: the server passes its settings (``course_api.server.settings``, the one source of defaults).
     """
 
     def __init__(

@@ -1,6 +1,6 @@
 """What routes share, as FastAPI dependencies: the models, the settings and the image-decoding limiter.
 
-Each is made once, at start-up, by the app's lifespan (:mod:`course_api.server`) and kept in ``app.state``;
+Each is made once, at start-up, by the app's lifespan (:mod:`course_api.server.app`) and kept in ``app.state``;
 a route asks for one by type, for example ``async def predict(models: Models, config: Config)``.
 """
 
@@ -11,8 +11,8 @@ from typing import Annotated
 import anyio
 from fastapi import Depends, Request
 
-from course_api.inference import Predictor
-from course_api.settings import Settings
+from course_api.server.inference import Predictor
+from course_api.server.settings import Settings
 
 
 async def get_predictor(request: Request) -> Predictor:

@@ -59,7 +59,7 @@ def resolve_device(requested: str | torch.device | None = None) -> DeviceChoice:
     if isinstance(requested, torch.device):
         requested = str(requested)
     if requested is None or requested.strip().lower() == "auto":
-        from course_api.settings import Settings  # the one reader of COURSE_API_* variables
+        from course_api.server.settings import Settings  # the one reader of COURSE_API_* variables
 
         configured = Settings.from_env().device
         if configured.lower() == "auto":

@@ -4,8 +4,8 @@ Profiled in process (benchmarks/profile_image.py), an image request spent more t
 form handling (Starlette's multipart parser, an ``UploadFile`` with its spooled file, the field's validation)
 and in validating the answer against its response model than in decoding and preprocessing the image. This
 middleware sits just inside ``BodyLimit`` (which has checked the declared ``Content-Length``) and answers the
-usual requests itself, with the same steps as the route (:func:`~course_api.imaging.open_image`, then
-:func:`~course_api.imaging.preprocess`, the micro-batcher) and the same JSON answer:
+usual requests itself, with the route's own steps (:func:`~course_api.server.image_prediction.answer_image`:
+the header, the preprocessing, the micro-batcher) and the same JSON answer:
 
 - **multipart**: one well-formed ``multipart/form-data`` part named ``file`` with a file name;
 - **raw**: the image bytes as the whole body, with ``Content-Type: image/png`` or ``image/jpeg`` (any ``image/*``
@@ -27,8 +27,8 @@ import pydantic_core
 from python_multipart.multipart import parse_options_header
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from course_api.imaging import SMALL_IMAGE_PIXELS, ImageError, open_image, preprocess
-from course_api.middleware import route_path
+from course_api.server.image_prediction import answer_image, too_large
+from course_api.server.middleware import route_path
 
 RAW_FILENAME = b"upload"  # the file name of an image sent as the raw body, in the route's messages
 
@@ -101,25 +101,17 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def answer(state: Any, data: bytes) -> bytes | None:
-    """The route's JSON answer for the image ``data``, or None where the route must answer (errors, big images)."""
-    from course_api.routes.predictions import _digit
-
-    settings, models = state.settings, state.predictor
-    if len(data) > settings.max_upload_bytes:
+    """The route's JSON answer for the image ``data`` (:func:`~course_api.server.image_prediction.answer_image`, as
+    the route calls it), or None where the route must answer: a file too large, an image refused or large, a full
+    queue or a closing batcher (the route's error handlers answer those)."""
+    if too_large(data, state.settings):
         return None
     try:
-        image = open_image(data, max_pixels=settings.max_image_pixels)
-        if image.width * image.height > SMALL_IMAGE_PIXELS:
-            return None  # the route decodes it in a worker thread, off the event loop
-        pixels = preprocess(image)
-    except ImageError:
+        result = await answer_image(data, state.settings, state.predictor, small_only=True)
+    except Exception:  # ImageError, QueueFull, BatcherClosed, ...: the route answers, with its handlers
         return None
-    try:
-        probabilities = (await models.digits([pixels]))[0]
-    except Exception:  # a full queue, a closing batcher: the route's handlers answer those
-        return None
-    result = {**_digit(probabilities), "pixels": pixels.tolist(), "width": image.width, "height": image.height}
-    result["device"] = str(models.device)
+    if result is None:
+        return None  # a large image: the route decodes it in a worker thread, off the event loop
     # pydantic-core's serializer: the bytes FastAPI's response model would write (floats such as 1e-6 included),
     # without validating the answer a second time.
     return bytes(pydantic_core.to_json(result))

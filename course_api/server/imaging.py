@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-logger = logging.getLogger("course_api.imaging")
+logger = logging.getLogger("course_api.server.imaging")
 
 ACCEPTED_FORMATS = ("PNG", "JPEG")
 BITMAP_SIDE = 32

@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_api.batching import MicroBatcher
-from course_api.cpu import limit_torch_threads
-from course_api.device import DeviceChoice, resolve_device
-from course_api.models.digits import DIGIT_CLASSES, IMAGE_SIDE, DigitCNN
-from course_api.models.sentiment import SENTIMENT_LABELS, SentimentModel
-from course_api.models.store import DIGITS_FILE, SENTIMENT_FILE, load_weights, read_card, read_metadata
-from course_api.settings import Settings
+from course_api.server.batching import MicroBatcher
+from course_api.server.device import DeviceChoice, resolve_device
+from course_api.server.models.digits import DIGIT_CLASSES, IMAGE_SIDE, DigitCNN
+from course_api.server.models.sentiment import SENTIMENT_LABELS, SentimentModel
+from course_api.server.models.store import DIGITS_FILE, SENTIMENT_FILE, load_weights, read_card, read_metadata
+from course_api.server.settings import Settings
+from course_api.system.cpu import limit_torch_threads
 
 
 @dataclass
@@ -39,8 +39,8 @@ class ModelService:
 
     @classmethod
     def load(cls, weights_dir: Path, device: str | torch.device | None = None) -> ModelService:
-        """Both models from ``weights_dir`` on the device :func:`~course_api.device.resolve_device` picks. The
-        first load in a process also keeps torch's threads within its usable cores (:mod:`course_api.cpu`)."""
+        """Both models from ``weights_dir`` on the device :func:`~course_api.server.device.resolve_device` picks. The
+        first load in a process also keeps torch's threads within its usable cores (:mod:`course_api.system.cpu`)."""
         start = time.perf_counter()
         limit_torch_threads()  # before any parallel work, so torch still lets it set the inter-op threads too
         choice = resolve_device(device)
@@ -84,7 +84,7 @@ class ModelService:
 
 class Predictor:
     """How the server reaches the models: every forward pass runs in one inference thread (never on the
-    event loop), through one :class:`~course_api.batching.MicroBatcher` per model.
+    event loop), through one :class:`~course_api.server.batching.MicroBatcher` per model.
 
     ``await predictor.digits(rows)`` and ``await predictor.sentiment(texts)`` return the probability rows
     for one request's inputs. Create it in the server's lifespan; :meth:`aclose` it at shutdown.

@@ -38,8 +38,8 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from course_api.problems import body_too_large
-from course_api.public_url import is_safe_prefix
+from course_api.server.problems import body_too_large
+from course_api.system.public_url import is_safe_prefix
 
 
 def route_path(scope: Scope) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from course_api.settings import Settings
+from course_api.server.settings import Settings
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 

@@ -23,7 +23,8 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 ENV_PREFIX = "COURSE_API_"
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
 MIB = 1024 * 1024
-# http(s)://host[/path] or /path, where {port} may stand for the server's port (course_api.public_url checks more).
+# http(s)://host[/path] or /path, where {port} may stand for the server's port
+# (course_api.system.public_url checks more).
 PUBLIC_URL_PATTERN = re.compile(r"(https?://[A-Za-z0-9.{}\[\]:-]+)?(/[A-Za-z0-9._~!$()*+;=:@%{}-]*)*")
 
 # Old names that meant something else than they seemed: a variable still set under one is an error, not ignored.
@@ -89,7 +90,7 @@ class Settings(BaseSettings):
     max_images_per_request: int = Field(
         256, ge=1, description="Most 8x8 images a client may send in one /predict/pixels request (422)."
     )
-    # Micro-batching (course_api.batching): requests that arrive together share one forward pass.
+    # Micro-batching (course_api.server.batching): requests that arrive together share one forward pass.
     batching: bool = Field(True, description="Micro-batching on (1) or off (0: every request runs alone).")
     microbatch_max_rows: int = Field(
         64, ge=1, le=4096, description="Most input rows the server puts in one forward pass (one micro-batch)."
@@ -105,7 +106,7 @@ class Settings(BaseSettings):
         le=64,
         description="Server processes on one port (course-api serve), each with its own models and micro-batcher.",
     )
-    # Where a person's browser reaches the server when that is not its own address (course_api.public_url).
+    # Where a person's browser reaches the server when that is not its own address (course_api.system.public_url).
     public_url: Annotated[str | None, AfterValidator(_browser_address)] = Field(
         None,
         description="The address a browser opens, if not the server's own: http(s)://host[/path] or /path, "

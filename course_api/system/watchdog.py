@@ -1,6 +1,6 @@
 """Stop a process when the Python that started it ends, where Linux's ``PR_SET_PDEATHSIG`` does not exist (macOS).
 
-:func:`course_api.notebook.start_process` runs ``python -I -S watchdog.py PID GROUP`` right after it starts the
+:func:`course_api.system.processes.start_process` runs ``python -I -S watchdog.py PID GROUP`` right after it starts the
 process ``PID``, with this script's standard input a pipe whose other end only that Python holds. The operating
 system closes that end when the Python ends in any way (a normal exit, a crash, SIGKILL), and reading the pipe
 then gives end-of-file: the watchdog sends the process SIGTERM, and SIGKILL if it is still there 5 s later.

@@ -124,7 +124,7 @@ def job() -> int:
         return _state.job
 
 
-def problem() -> str | None:
+def join_failure() -> str | None:
     """Why the last process could not be put in the job (its process is then stopped at a normal exit only);
     None when it was."""
     return _state.problem

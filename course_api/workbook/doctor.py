@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from course_api.commands import course_py, suggest
+from course_api.system.commands import course_py, suggest
 
 KERNEL_NAME = "course-api"
 PACKAGES = ("torch", "fastapi", "uvicorn", "starlette", "pydantic", "python-multipart", "pillow", "requests")
@@ -69,7 +69,7 @@ def check_packages() -> list[Check]:
 
 
 def check_device() -> Check:
-    from course_api.device import ENV_VAR, DeviceUnavailableError, available_devices, resolve_device
+    from course_api.server.device import ENV_VAR, DeviceUnavailableError, available_devices, resolve_device
 
     try:
         choice = resolve_device()
@@ -116,7 +116,7 @@ def check_torch_build() -> Check:
 
 def check_cpu() -> Check:
     """The cores this process may use (CPU quota, affinity, OMP_NUM_THREADS) and the threads torch uses in them."""
-    from course_api.cpu import preview_thread_limit
+    from course_api.system.cpu import preview_thread_limit
 
     limit = preview_thread_limit()
     cores, threads = limit.usable.cores, limit.threads
@@ -131,8 +131,8 @@ def check_cpu() -> Check:
 
 
 def check_weights() -> Check:
-    from course_api.models.store import DIGITS_FILE, SENTIMENT_FILE, read_card
-    from course_api.settings import Settings, SettingsError
+    from course_api.server.models.store import DIGITS_FILE, SENTIMENT_FILE, read_card
+    from course_api.server.settings import Settings, SettingsError
 
     try:
         folder = Settings.from_env().weights_dir
@@ -189,7 +189,7 @@ def course_server_version(port: int, host: str = "127.0.0.1") -> str | None:
 
 
 def check_port(port: int = 8000) -> Check:
-    from course_api.ports import is_listening
+    from course_api.system.ports import is_listening
 
     name = f"port {port}"
     if not is_listening(port):
@@ -224,7 +224,7 @@ def check_offline_docs() -> Check:
 
 def check_processes() -> Check:
     """Whether servers that notebooks start in processes of their own stop when the kernel ends (per OS)."""
-    from course_api.notebook import process_tie
+    from course_api.system.processes import process_tie
 
     tie = process_tie()
     ok = not tie.startswith("stopped when this Python exits normally")
@@ -233,7 +233,7 @@ def check_processes() -> Check:
 
 
 def _configured_port() -> int:
-    from course_api.settings import Settings, SettingsError
+    from course_api.server.settings import Settings, SettingsError
 
     try:
         return Settings.from_env().port

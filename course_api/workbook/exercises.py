@@ -21,11 +21,12 @@ from pathlib import Path
 
 import nbformat
 
+from course_api.workbook.checks.registry import WIDTH  # stubs stay within a cell's width, as messages do
+
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 HINT = "### HINT:"
 DEFAULT_HINT = "Write your answer here, then run the check cell below."
-WIDTH = 100  # the columns a code cell shows in JupyterLab at a usual window size: stubs stay within them
 
 
 class MarkerError(ValueError):

@@ -45,7 +45,7 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def install(prefix: Path | None = None) -> list[Path]:
+def install_settings(prefix: Path | None = None) -> list[Path]:
     """Write the course's settings into the environment at ``prefix``, keeping any other settings there."""
     written = []
     for path, content in settings_files(Path(prefix or sys.prefix)).items():
@@ -75,5 +75,5 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["trust"]:
         trust([Path(folder) for folder in sys.argv[2:]])
     else:
-        for written in install():
+        for written in install_settings():
             print(f"wrote {written}")

@@ -112,7 +112,7 @@ def run_notebooks(
 ) -> Summary:
     import papermill
 
-    from course_api.device import resolve_device
+    from course_api.server.device import resolve_device
 
     chosen = str(resolve_device(device).device)
     params = {"device": device, **(parameters or {})}

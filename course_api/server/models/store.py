@@ -11,7 +11,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from course_api.commands import suggest
+from course_api.system.commands import suggest
 
 M = TypeVar("M", bound=nn.Module)
 

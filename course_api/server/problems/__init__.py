@@ -1,11 +1,11 @@
 """One error format: every 4xx and 5xx answer of the course server is RFC 9457 *problem details*.
 
-* :mod:`~course_api.problems.format`: the format itself (``Problem``, ``APIProblem``, ``problem()``);
-* :mod:`~course_api.problems.handlers`: the exception handlers that answer every error in that format;
-* :mod:`~course_api.problems.openapi`: the same answers documented in ``/openapi.json``.
+* :mod:`~course_api.server.problems.format`: the format itself (``Problem``, ``APIProblem``, ``problem()``);
+* :mod:`~course_api.server.problems.handlers`: the exception handlers that answer every error in that format;
+* :mod:`~course_api.server.problems.openapi`: the same answers documented in ``/openapi.json``.
 """
 
-from course_api.problems.format import (
+from course_api.server.problems.format import (
     MAX_ECHO,
     MAX_ERRORS,
     PROBLEM_MEDIA_TYPE,
@@ -22,8 +22,8 @@ from course_api.problems.format import (
     type_uri,
     validation_summary,
 )
-from course_api.problems.handlers import install, service_unavailable
-from course_api.problems.openapi import error_responses, problem_media_type
+from course_api.server.problems.handlers import install_handlers, service_unavailable
+from course_api.server.problems.openapi import error_responses, problem_media_type
 
 __all__ = [
     "MAX_ECHO",
@@ -39,7 +39,7 @@ __all__ = [
     "body_too_large",
     "error_responses",
     "field_error",
-    "install",
+    "install_handlers",
     "problem",
     "problem_media_type",
     "service_unavailable",

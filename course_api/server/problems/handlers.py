@@ -1,4 +1,4 @@
-"""Exception handlers that answer every error of the app with problem details (:mod:`course_api.problems.format`).
+"""Exception handlers that answer every error of the app with problem details (:mod:`.format`).
 
 FastAPI's validation errors become a 422 with ``errors``; ``HTTPException`` (the app's own and Starlette's 404,
 405, 413 and 400) keeps its status with a sentence that says what to do; an unexpected exception is a 500 with
@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from course_api.problems.format import (
+from course_api.server.problems.format import (
     MAX_ERRORS,
     APIProblem,
     body_too_large,
@@ -134,7 +134,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-def install(app: FastAPI) -> None:
+def install_handlers(app: FastAPI) -> None:
     """Answer every error of ``app`` with problem details (503s of a busy service: :func:`service_unavailable`)."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from course_api.openapi import extend_openapi, responses
-from course_api.problems.format import PROBLEM_MEDIA_TYPE, Problem, ValidationProblem
+from course_api.server.openapi_limits import extend_openapi, responses
+from course_api.server.problems.format import PROBLEM_MEDIA_TYPE, Problem, ValidationProblem
 
 
 def error_responses(descriptions: Mapping[int | str, str]) -> dict[int | str, dict[str, Any]]:

@@ -1,7 +1,7 @@
-"""The course server's routes, one ``APIRouter`` per area; :func:`course_api.server.create_app` includes them.
+"""The course server's routes, one ``APIRouter`` per area; :func:`course_api.server.app.create_app` includes them.
 
-* :mod:`~course_api.routes.basics`: ``GET /``, ``/items/{item_id}``, ``/status/{code}``, ``/astros.json``;
-* :mod:`~course_api.routes.predictions`: ``POST /predict/text``, ``/predict/image``, ``/predict/pixels``,
+* :mod:`~course_api.server.routes.basics`: ``GET /``, ``/items/{item_id}``, ``/status/{code}``, ``/astros.json``;
+* :mod:`~course_api.server.routes.predictions`: ``POST /predict/text``, ``/predict/image``, ``/predict/pixels``,
   ``GET /model``;
-* :mod:`~course_api.routes.playground`: ``GET /playground``, a client in plain HTML and JavaScript.
+* :mod:`~course_api.server.routes.playground`: ``GET /playground``, a client in plain HTML and JavaScript.
 """

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from course_api import __version__, problems
-from course_api.dependencies import Models
-from course_api.problems import APIProblem, error_responses
-from course_api.schemas import Astros, Health, HealthData, Item, StatusEcho
+from course_api.server import VERSION, problems
+from course_api.server.dependencies import Models
+from course_api.server.problems import APIProblem, error_responses
+from course_api.server.schemas import Astros, Health, HealthData, Item, StatusEcho
 
 router = APIRouter(tags=["basics"])
 
@@ -34,7 +34,7 @@ async def root(models: Models) -> dict[str, Any]:
     return {
         "message": HTTPStatus.OK.phrase,
         "status-code": HTTPStatus.OK,
-        "data": HealthData(device=str(models.device), models=sorted(models.service.cards), version=__version__),
+        "data": HealthData(device=str(models.device), models=sorted(models.service.cards), version=VERSION),
     }
 
 

@@ -4,7 +4,7 @@ It is a client that is not Python: type a sentence or drop a digit image, and th
 ``POST /predict/text`` or ``POST /predict/image`` with ``fetch``, shows the prediction, the raw JSON and the
 HTTP status, and the same request as a ``curl`` command. The files live in ``course_api/static/`` and ship
 inside the package; there is no build step and nothing comes from another site, so it works offline
-(:class:`course_api.middleware.SameOriginPages` makes the browser hold the page to that).
+(:class:`course_api.server.middleware.SameOriginPages` makes the browser hold the page to that).
 
 Behind a proxy's path prefix (a JupyterHub's ``/user/<name>/proxy/<port>``, the request's ``root_path``), the
 page's links to its files and to /docs start with that prefix, and its script calls addresses relative to the page.

@@ -1,21 +1,21 @@
 """Routes that run the models: sentiment of a text, the digit in an image or in 8x8 pixel arrays.
 
-Response descriptions name limits as ``{setting}``: :func:`course_api.openapi.document_settings` writes this
-server's values into ``/openapi.json``.
+Response descriptions name limits as ``{setting}``: :func:`course_api.server.openapi_limits.document_settings`
+writes this server's values into ``/openapi.json``.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, File, UploadFile
 
-from course_api.dependencies import Config, DecodeLimiter, Models
-from course_api.imaging import SMALL_IMAGE_PIXELS, ImageError, open_image, preprocess
-from course_api.models.sentiment import SENTIMENT_LABELS
-from course_api.problems import APIProblem, error_responses
-from course_api.schemas import ImagePrediction, ModelInfo, PixelsIn, PixelsPrediction, TextIn, TextPrediction
+from course_api.server.dependencies import Config, DecodeLimiter, Models
+from course_api.server.image_prediction import answer_image, digit_result, rounded, too_large
+from course_api.server.imaging import ImageError
+from course_api.server.models.sentiment import SENTIMENT_LABELS
+from course_api.server.problems import APIProblem, error_responses
+from course_api.server.schemas import ImagePrediction, ModelInfo, PixelsIn, PixelsPrediction, TextIn, TextPrediction
 
 router = APIRouter(tags=["models"])
 
@@ -25,15 +25,6 @@ JSON_ERRORS: dict[int | str, str] = {
     400: UNREADABLE_BODY,
     413: "The body is larger than {json_body_limit} bytes (`max_json_bytes`).",
 }
-
-
-def _round(values: Any) -> list[float]:
-    return [round(float(v), 6) for v in values]
-
-
-def _digit(probabilities: Any) -> dict[str, Any]:
-    best = int(probabilities.argmax())
-    return {"digit": best, "score": round(float(probabilities[best]), 6), "probabilities": _round(probabilities)}
 
 
 def _validation_problem(detail: str, field: str, error_type: str) -> APIProblem:
@@ -72,7 +63,7 @@ async def predict_text(body: TextIn, models: Models, config: Config) -> dict[str
     return {
         "label": SENTIMENT_LABELS[best],
         "score": round(float(probabilities[best]), 6),
-        "probabilities": dict(zip(SENTIMENT_LABELS, _round(probabilities), strict=True)),
+        "probabilities": dict(zip(SENTIMENT_LABELS, rounded(probabilities), strict=True)),
         "device": str(models.device),
     }
 
@@ -87,7 +78,7 @@ IMAGE_ERRORS: dict[int | str, str] = {
     503: BUSY,
 }
 ImageFile = Annotated[UploadFile, File(description="A PNG or JPEG of one handwritten digit, any size or colour.")]
-# The second way to send the image: the bytes themselves as the body. course_api.image_fast_path reads these (the
+# The second way to send the image: the bytes themselves as the body. course_api.server.image_fast_path reads these (the
 # route itself only knows multipart); the schema is what Swagger UI shows as a file picker.
 RAW_IMAGE_BODY = {"schema": {"type": "string", "format": "binary"}}
 
@@ -111,7 +102,7 @@ async def predict_image(file: ImageFile, models: Models, config: Config, limiter
     """
     name = (file.filename or "upload")[:100]
     data = await file.read(config.max_upload_bytes + 1)
-    if len(data) > config.max_upload_bytes:
+    if too_large(data, config):
         raise APIProblem(
             "upload-too-large",
             f"{name}: the file is larger than {config.max_upload_bytes} bytes: send a smaller image.",
@@ -119,22 +110,12 @@ async def predict_image(file: ImageFile, models: Models, config: Config, limiter
             error_type="upload_too_large",
         )
     try:
-        image = open_image(data, max_pixels=config.max_image_pixels)  # the header only: cheap
-        if image.width * image.height <= SMALL_IMAGE_PIXELS:
-            pixels = preprocess(image)
-        else:
-            pixels = await anyio.to_thread.run_sync(preprocess, image, limiter=limiter)
+        result = await answer_image(data, config, models, limiter)
     except ImageError as exc:
         kind = exc.kind
         raise APIProblem(kind, f"{name}: {exc}", loc=("body", "file"), error_type=kind.replace("-", "_")) from None
-    probabilities = (await models.digits([pixels]))[0]
-    return {
-        **_digit(probabilities),
-        "pixels": pixels.tolist(),
-        "width": image.width,
-        "height": image.height,
-        "device": str(models.device),
-    }
+    assert result is not None  # small_only is off: every image gets an answer
+    return result
 
 
 PIXELS_ERRORS: dict[int | str, str] = {
@@ -158,7 +139,7 @@ async def predict_pixels(body: PixelsIn, models: Models, config: Config) -> dict
             f"The batch has {count} images; the limit is {limit}: split it up.", "images", "too_long"
         )
     probabilities = await models.digits(body.images)
-    return {"predictions": [_digit(p) for p in probabilities], "device": str(models.device)}
+    return {"predictions": [digit_result(p) for p in probabilities], "device": str(models.device)}
 
 
 @router.get("/model", response_model=ModelInfo, summary="Describe the loaded models")

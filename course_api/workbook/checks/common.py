@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from course_api.checks.errors import StudentCodeError
-from course_api.checks.registry import CheckFailed, fail
+from course_api.workbook.checks.errors import StudentCodeError
+from course_api.workbook.checks.registry import CheckFailed, fail
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
-PACKAGE = str(Path(__file__).resolve().parent.parent)
+PACKAGE = str(Path(__file__).resolve().parents[2])  # course_api/
 _LIBRARY_DIRS = tuple(
     {str(Path(p).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib") if (p := sysconfig.get_path(key))}
     | {str(Path(sys.prefix).resolve()), str(Path(sys.base_prefix).resolve())}

@@ -6,9 +6,9 @@ from typing import Any
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
-from course_api.checks.common import base_url, require_response
-from course_api.checks.errors import raised
-from course_api.checks.registry import CheckFailed, exercise, fail
+from course_api.workbook.checks.common import base_url, require_response
+from course_api.workbook.checks.errors import raised
+from course_api.workbook.checks.registry import CheckFailed, exercise, fail
 
 
 @exercise(
@@ -230,7 +230,7 @@ def _01_4(ns: dict[str, Any]) -> str:
     return f"requests built the URL {parts.path}?{parts.query} for you."
 
 
-STATUS_CLASSES = {
+EXPECTED_CLASS = {  # status code -> what the student's status_class(code) must answer
     100: "informational",
     101: "informational",
     199: "informational",
@@ -250,7 +250,7 @@ STATUS_CLASSES = {
 
 
 def _classes_right(status_class: Any) -> None:
-    for code, expected in STATUS_CLASSES.items():
+    for code, expected in EXPECTED_CLASS.items():
         try:
             got = status_class(code)
         except ValueError as error:

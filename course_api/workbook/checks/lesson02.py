@@ -9,9 +9,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from course_api.checks.common import base_url, error_detail, require_response
-from course_api.checks.errors import raised
-from course_api.checks.registry import exercise, fail
+from course_api.workbook.checks.common import base_url, error_detail, require_response
+from course_api.workbook.checks.errors import raised
+from course_api.workbook.checks.registry import exercise, fail
 
 
 def _back_and_changed(course: Any, parsed: Any, back: Any, changed: Any) -> None:

@@ -6,9 +6,9 @@ import inspect
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from course_api.checks.common import app_client, expect_status, json_body
-from course_api.checks.errors import StudentCodeError, explain, student_line
-from course_api.checks.registry import exercise, fail
+from course_api.workbook.checks.common import app_client, expect_status, json_body
+from course_api.workbook.checks.errors import StudentCodeError, explain, student_line
+from course_api.workbook.checks.registry import exercise, fail
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

@@ -8,9 +8,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, get_args, get_origin
 
-from course_api.checks.common import app_client, expect_status
-from course_api.checks.errors import StudentCodeError, explain
-from course_api.checks.registry import exercise, fail
+from course_api.workbook.checks.common import app_client, expect_status
+from course_api.workbook.checks.errors import StudentCodeError, explain
+from course_api.workbook.checks.registry import exercise, fail
 
 if TYPE_CHECKING:
     from fastapi.routing import APIRoute
@@ -169,7 +169,7 @@ def _timed_together(url: str) -> tuple[float, float]:
     ),
 )
 def _03_7(ns: dict[str, Any]) -> str:
-    from course_api.notebook import serve_in_background
+    from course_api.workbook.background import serve_in_background
 
     route = _route(ns, "GET", "/slow-square")
     if route is None:

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-from course_api.checks.common import app_client, error_detail, expect_status
-from course_api.checks.errors import StudentCodeError, explain
-from course_api.checks.registry import exercise, fail
+from course_api.workbook.checks.common import app_client, error_detail, expect_status
+from course_api.workbook.checks.errors import StudentCodeError, explain
+from course_api.workbook.checks.registry import exercise, fail
 
 if TYPE_CHECKING:
     import requests
@@ -164,7 +164,7 @@ def _shown(exc: StudentCodeError, *, advice: bool = True) -> str:
 @contextmanager
 def _counting_model_loads() -> Iterator[list[Any]]:
     """Count the calls of ModelService.load while the block runs (a route that loads the model per request)."""
-    from course_api.inference import ModelService
+    from course_api.server.inference import ModelService
 
     calls: list[Any] = []
     original = ModelService.load.__func__  # type: ignore[attr-defined]
@@ -203,8 +203,8 @@ def _counting_model_loads() -> Iterator[list[Any]]:
 def _04_2(ns: dict[str, Any]) -> str:
     import numpy as np
 
-    from course_api.imaging import decode_image, digit_pixels
     from course_api.samples import digit_png
+    from course_api.server.imaging import decode_image, digit_pixels
 
     client = app_client(ns)
     data = digit_png(3)

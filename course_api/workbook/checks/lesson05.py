@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from course_api.checks.registry import ExerciseNotDone, exercise, fail
-from course_api.checks.student_app import PROJECT, project_folder, require_sources
+from course_api.workbook.checks.registry import ExerciseNotDone, exercise, fail
+from course_api.workbook.checks.student_app import PROJECT, project_folder, require_sources
 
 NOTEBOOK = "notebooks/05_docker.ipynb"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -482,7 +482,7 @@ HEALTH_CASES = [
 
 def judge_healthcheck(line: str) -> None:
     """Fail unless the HEALTHCHECK ``line`` exits with 0 exactly when GET /health says the model is loaded."""
-    from course_api.notebook import serve_in_background
+    from course_api.workbook.background import serve_in_background
 
     argv, command = _healthcheck_command(" ".join(line.replace("\\\n", " ").split()))
     _healthcheck_problems(command)
@@ -738,9 +738,9 @@ def image_folder() -> Iterator[Path]:
 def _judge_image(folder: Path, steps: list[tuple[str, str]]) -> None:
     """Run the image's CMD as a local process in a folder that holds what the image would, and judge it: the
     model loaded, a prediction, the HEALTHCHECK."""
-    from course_api.checks.project import _judge_predictions, _no_crash
-    from course_api.checks.student_app import running_command
-    from course_api.ports import free_port
+    from course_api.system.ports import free_port
+    from course_api.workbook.checks.project import judge_predictions, no_crash
+    from course_api.workbook.checks.student_app import running_command
 
     port = free_port()
     argv = _server_argv(_cmd_argv(steps, port), port)
@@ -771,10 +771,10 @@ def _judge_image(folder: Path, steps: list[tuple[str, str]]) -> None:
         project = cwd / folder.name
         with running_command(argv, cwd, project if project.is_dir() else cwd, port, env={"PORT": str(port)}) as app:
             health = app.get("/health")
-            _no_crash(app, health, project, "GET /health")
+            no_crash(app, health, project, "GET /health")
             if health.status_code != 200 or '"model_loaded":true' not in health.text.replace(" ", ""):
                 fail(f"In the image's files, GET /health answered {health.status_code} {health.text[:200]}.")
-            _judge_predictions(app, project)
+            judge_predictions(app, project)
             code, said = _run_healthcheck(*_healthcheck_command(f"HEALTHCHECK {healthcheck}"), port, cwd=cwd)
             if code != 0:
                 fail(

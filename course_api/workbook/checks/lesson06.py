@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from course_api.checks.registry import exercise, fail
+from course_api.workbook.checks.registry import exercise, fail
 
 if TYPE_CHECKING:
     import numpy as np
@@ -108,7 +108,7 @@ def _check_little(latencies: list[float], seconds: float) -> None:
     ),
 )
 def _06_1(ns: dict[str, Any]) -> str:
-    from course_api.notebook import serve_in_background
+    from course_api.workbook.background import serve_in_background
 
     run_load = ns["run_load"]
     if not callable(run_load):
@@ -236,7 +236,7 @@ def _check_result(result: Any, expected: np.ndarray, batch_size: int) -> None:
     ),
 )
 def _06_2(ns: dict[str, Any]) -> str:
-    from course_api.datasets import digits_split
+    from course_api.server.datasets import digits_split
 
     if not callable(ns["predict_batched"]):
         fail("`predict_batched` should be a function, predict_batched(images, batch_size).")

@@ -1,5 +1,5 @@
 """Checks for the student's own project, ``my_api/``, which grows from worksheet 03 on: each starts the app as a
-terminal would and judges it over HTTP, as a client would (:mod:`course_api.checks.student_app`)."""
+terminal would and judges it over HTTP, as a client would (:mod:`course_api.workbook.checks.student_app`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from course_api.checks.common import json_body
-from course_api.checks.registry import exercise, fail
-from course_api.checks.student_app import StudentApp, project_folder, running_app
+from course_api.workbook.checks.common import json_body
+from course_api.workbook.checks.registry import exercise, fail
+from course_api.workbook.checks.student_app import StudentApp, project_folder, running_app
 
 
 def _paths(app: StudentApp) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def describe(model: Any = Depends(get_model)) -> dict:
 
 
 def _given_files(folder: Path) -> None:
-    from course_api.checks.registry import ExerciseNotDone
+    from course_api.workbook.checks.registry import ExerciseNotDone
 
     missing = [name for name in (*GIVEN, "digits.safetensors") if not (folder / name).is_file()]
     if missing:
@@ -130,7 +130,7 @@ def shipped_checksum() -> float:
     """The sum of every weight in the course's digits_cnn.safetensors (what a correctly loaded model holds)."""
     from safetensors.torch import load_file
 
-    from course_api.settings import Settings
+    from course_api.server.settings import Settings
 
     tensors = load_file(Settings().weights_dir / "digits_cnn.safetensors")
     return sum(float(tensor.double().sum()) for tensor in tensors.values())
@@ -184,7 +184,7 @@ def _judge_model(first: dict[str, Any], second: dict[str, Any]) -> None:
     ),
 )
 def _04_5(ns: dict[str, Any]) -> str:
-    from course_api.checks.student_app import project_copy, require_sources
+    from course_api.workbook.checks.student_app import project_copy, require_sources
 
     folder = project_folder(ns)
     require_sources(folder, "serving.py")
@@ -195,7 +195,7 @@ def _04_5(ns: dict[str, Any]) -> str:
         with running_app(copied, target="_course_check:app") as app:
             answers = [app.get("/model") for _ in range(2)]
             for answer in answers:
-                _no_crash(app, answer, copied, "A route that asks get_model for the model")
+                no_crash(app, answer, copied, "A route that asks get_model for the model")
             first, second = (json_body(answer, "GET /model (the check's route)") for answer in answers)
     _judge_model(first, second)
     return f"the lifespan loads the trained DigitCNN once, in evaluation mode, on {first['devices'][0]}."
@@ -209,9 +209,9 @@ def _post(app: StudentApp, data: bytes, name: str = "digit.png", content_type: s
     return app.post("/predict", files={"file": (name, data, content_type)})
 
 
-def _no_crash(app: StudentApp, answer: Any, folder: Path, request: str) -> None:
+def no_crash(app: StudentApp, answer: Any, folder: Path, request: str) -> None:
     """Fail with what the app printed when ``request`` got a 500."""
-    from course_api.checks.student_app import server_error
+    from course_api.workbook.checks.student_app import server_error
 
     if answer.status_code >= 500:
         message = server_error(app.error_output(), folder, request)
@@ -244,7 +244,7 @@ def _predictions(app: StudentApp, folder: Path) -> tuple[int, list[float]]:
         for digit in range(10):
             answer = _post(app, digit_png(digit, index))
             request = f"POST /predict with a held-out {digit}"
-            _no_crash(app, answer, folder, request)
+            no_crash(app, answer, folder, request)
             expected = _missing_fields(answer)
             if expected and "file" not in expected:
                 fail(
@@ -261,7 +261,7 @@ def _predictions(app: StudentApp, folder: Path) -> tuple[int, list[float]]:
     return right, probabilities
 
 
-def _judge_predictions(app: StudentApp, folder: Path) -> None:
+def judge_predictions(app: StudentApp, folder: Path) -> None:
     from course_api.samples import digit_png
 
     right, probabilities = _predictions(app, folder)
@@ -287,7 +287,7 @@ def _judge_predictions(app: StudentApp, folder: Path) -> None:
 def _expect_4xx(app: StudentApp, folder: Path, data: bytes, name: str, content_type: str, status: int) -> None:
     request = f"POST /predict with {name}"
     answer = _post(app, data, name, content_type)
-    _no_crash(app, answer, folder, request)
+    no_crash(app, answer, folder, request)
     if answer.status_code != status:
         why = {
             413: f"more than {MAX_UPLOAD_BYTES:,} bytes is too large: 413",
@@ -312,14 +312,14 @@ def _judge_errors(app: StudentApp, folder: Path) -> None:
     _expect_4xx(app, folder, png[: len(png) // 2], "half a PNG", "image/png", 422)
     _expect_4xx(app, folder, png + b"\0" * (MAX_UPLOAD_BYTES + 1 - len(png)), "1,000,001 bytes", "image/png", 413)
     exactly = _post(app, png + b"\0" * (MAX_UPLOAD_BYTES - len(png)), "limit.png")
-    _no_crash(app, exactly, folder, "POST /predict with exactly 1,000,000 bytes")
+    no_crash(app, exactly, folder, "POST /predict with exactly 1,000,000 bytes")
     if exactly.status_code != 200:
         fail(
             f"A PNG of exactly {MAX_UPLOAD_BYTES:,} bytes got {exactly.status_code}: that is still allowed. "
             "Read MAX_UPLOAD_BYTES + 1 bytes and refuse only when you got more than MAX_UPLOAD_BYTES."
         )
     empty = app.post("/predict")
-    _no_crash(app, empty, folder, "POST /predict without a file")
+    no_crash(app, empty, folder, "POST /predict without a file")
     if empty.status_code != 422:
         fail(f"POST /predict without a file answered {empty.status_code}; FastAPI answers 422 when file is required.")
 
@@ -343,7 +343,7 @@ def _judge_errors(app: StudentApp, folder: Path) -> None:
     ),
 )
 def _04_6(ns: dict[str, Any]) -> str:
-    from course_api.checks.student_app import project_copy, require_sources
+    from course_api.workbook.checks.student_app import project_copy, require_sources
 
     folder = project_folder(ns)
     require_sources(folder, "main.py", "serving.py")
@@ -353,10 +353,10 @@ def _04_6(ns: dict[str, Any]) -> str:
         with contextlib.suppress(PermissionError):  # Windows keeps a file that a process has open
             (copied / "digits.safetensors").unlink()  # loaded at start-up, the weights are not needed any more
         health = app.get("/health")
-        _no_crash(app, health, copied, "GET /health")
+        no_crash(app, health, copied, "GET /health")
         if json_body(health, "GET /health") != {"status": "ok", "model_loaded": True}:
             fail(f'GET /health answered {health.text[:200]}; expected {{"status": "ok", "model_loaded": true}}.')
-        _judge_predictions(app, copied)
+        judge_predictions(app, copied)
         _judge_errors(app, copied)
         schema = _response_schema(_paths(app), "/predict", "post")
     if "Prediction" not in str(schema.get("$ref", "")):
@@ -475,7 +475,7 @@ def _judge_own_run(done: subprocess.CompletedProcess[str], folder: Path) -> None
     ),
 )
 def _04_7(ns: dict[str, Any]) -> str:
-    from course_api.checks.student_app import project_copy, require_sources
+    from course_api.workbook.checks.student_app import project_copy, require_sources
 
     folder = project_folder(ns)
     require_sources(folder, "main.py", TEST_FILE)

@@ -1,5 +1,9 @@
 """The exercise registry: ``@exercise`` registers a check with its points and hints; ``check()`` runs one,
-``hint()`` gives the next hint, ``check_all()`` shows a worksheet's progress, ``fail()`` says what is wrong."""
+``hint()`` gives the next hint, ``check_all("NN")`` shows a worksheet's progress, ``fail()`` says what is wrong.
+
+A check reads the names of the notebook: the ``namespace`` given, or else the one the notebook's cells run in
+(:func:`user_namespace`). Nothing depends on which check ran before, except ``hint()``'s count of hints given.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, NoReturn
 
-from course_api.checks.errors import StudentCodeError, explain
+from course_api.workbook.checks.errors import StudentCodeError, explain
 
 __all__ = [
     "EXERCISES",
@@ -19,13 +24,17 @@ __all__ = [
     "CheckFailed",
     "Exercise",
     "ExerciseNotDone",
+    "Outcome",
     "Progress",
+    "ProgressRow",
+    "UnknownWorksheet",
     "check",
     "check_all",
     "exercise",
     "fail",
     "hint",
     "progress",
+    "user_namespace",
 ]
 
 # A check reads the notebook's names and returns the "well done" sentence (or calls fail()).
@@ -73,17 +82,35 @@ class _Shown(Exception):
         return [f"{RED}{BOLD}{first}{PLAIN}", *rest]
 
 
+class Outcome(Enum):
+    """What became of an exercise: a worksheet's progress (``check_all``) and the grader's grades say it with these.
+    The value is the word students read, in ``check_all``'s table, grades.json and the feedback pages."""
+
+    DONE = "done"
+    NOT_DONE = "not done"  # its answer is missing, or a file it needs
+    FAILING = "failing"  # its answer is wrong, raised, or did not finish in time
+    TAMPERED = "tampered"  # the grader's only: the notebook changed the course's checks
+    ERROR = "error"  # the grader's only: this version of the course has no such exercise
+
+
 class CheckFailed(_Shown):
     """Your answer runs but is not right yet; the message says what to fix."""
 
-    __module__ = "course_api.checks"  # tracebacks name the public package
+    __module__ = "course_api.workbook.checks"  # tracebacks name the public package
 
 
 class ExerciseNotDone(_Shown, NotImplementedError):
     """The exercise cell has not defined its answer yet."""
 
-    __module__ = "course_api.checks"
+    __module__ = "course_api.workbook.checks"
     mark, state = "·", "is not done yet"
+
+
+class UnknownWorksheet(_Shown, ValueError):
+    """``check_all()`` was not told which worksheet, or was told one that does not exist; the message says how to
+    call it."""
+
+    __module__ = "course_api.workbook.checks"
 
 
 @dataclass(frozen=True)
@@ -109,7 +136,8 @@ class Exercise:
 
 
 EXERCISES: dict[str, Exercise] = {}
-_state: dict[str, Any] = {"lesson": None, "hints_given": {}}
+# hint()'s only memory: exercise id -> how many hints it gave, so that each call gives the next one.
+HINTS_GIVEN: dict[str, int] = {}
 
 
 def exercise(
@@ -135,8 +163,22 @@ def exercise(
 def _spec(exercise_id: str) -> Exercise:
     if exercise_id not in EXERCISES:
         raise ValueError(f"There is no exercise {exercise_id!r}; known: {', '.join(sorted(EXERCISES))}.")
-    _state["lesson"] = exercise_id.split(".")[0]
     return EXERCISES[exercise_id]
+
+
+def user_namespace() -> dict[str, Any]:
+    """The names the notebook's cells define: IPython's user namespace in a notebook or IPython, and the
+    ``__main__`` module's in a plain script."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # IPython is not installed: never a notebook
+        shell = None
+    else:
+        shell = get_ipython()
+    if shell is not None:
+        namespace: dict[str, Any] = shell.user_ns
+        return namespace
+    return vars(sys.modules["__main__"])
 
 
 def run_check(spec: Exercise, ns: dict[str, Any]) -> str:
@@ -167,11 +209,11 @@ def run_check(spec: Exercise, ns: dict[str, Any]) -> str:
 
 
 def check(exercise_id: str, namespace: dict[str, Any] | None = None) -> None:
-    """Check exercise ``exercise_id`` against the names defined in the notebook (or in ``namespace``)."""
+    """Check exercise ``exercise_id`` against the names defined in ``namespace`` (default: the notebook's,
+    :func:`user_namespace`)."""
     __tracebackhide__ = True  # IPython and pytest hide this frame: the student sees only the message
     spec = _spec(exercise_id)
-    # Frame 1 is the caller's: the notebook cell that ran check(...).
-    ns = namespace if namespace is not None else sys._getframe(1).f_globals
+    ns = namespace if namespace is not None else user_namespace()
     try:
         message = run_check(spec, ns)
     except _Shown as exc:
@@ -182,12 +224,11 @@ def check(exercise_id: str, namespace: dict[str, Any] | None = None) -> None:
 
 def hint(exercise_id: str) -> None:
     """Print the next hint for ``exercise_id``: each call goes one step further, the last says where the worked
-    answer is."""
+    answer is (the count is kept per exercise, in :data:`HINTS_GIVEN`)."""
     spec = _spec(exercise_id)
     steps = spec.steps
-    given: dict[str, int] = _state["hints_given"]
-    number = min(given.get(exercise_id, 0) + 1, len(steps))
-    given[exercise_id] = number
+    number = min(HINTS_GIVEN.get(exercise_id, 0) + 1, len(steps))
+    HINTS_GIVEN[exercise_id] = number
     more = "" if number < len(steps) else " (the last one)"
     heading = f"Hint {number} of {len(steps)}{more} for exercise {exercise_id} ({spec.title}):"
     print("\n".join(wrapped(f"{heading}\n{steps[number - 1]}")))
@@ -199,69 +240,92 @@ def fail(message: str) -> NoReturn:
     raise CheckFailed(message)
 
 
+@dataclass(frozen=True)
+class ProgressRow:
+    """One exercise of a worksheet's progress: what became of it and what its check said."""
+
+    id: str
+    title: str
+    points: int
+    outcome: Outcome
+    message: str
+
+    @property
+    def earned(self) -> int:
+        return self.points if self.outcome is Outcome.DONE else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "points": self.points,
+            "earned": self.earned,
+            "status": self.outcome.value,
+            "message": self.message,
+        }
+
+
 @dataclass
 class Progress:
     """A worksheet's progress: each exercise done, not done or failing, with points. ``as_dict()`` for tools."""
 
     lesson: str
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[ProgressRow] = field(default_factory=list)
 
     @property
     def points(self) -> int:
-        return sum(row["earned"] for row in self.rows)
+        return sum(row.earned for row in self.rows)
 
     @property
     def total(self) -> int:
-        return sum(row["points"] for row in self.rows)
+        return sum(row.points for row in self.rows)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"lesson": self.lesson, "points": self.points, "total": self.total, "exercises": self.rows}
+        exercises = [row.as_dict() for row in self.rows]
+        return {"lesson": self.lesson, "points": self.points, "total": self.total, "exercises": exercises}
 
     def __repr__(self) -> str:
-        marks = {"done": "✔ done", "not done": "· not done", "failing": "✘ failing"}
+        marks = {Outcome.DONE: "✔", Outcome.NOT_DONE: "·", Outcome.FAILING: "✘"}
         lines = [f"Worksheet {self.lesson}: {self.points} of {self.total} points"]
         for row in self.rows:
-            points = f"{row['earned']}/{row['points']}"
-            lines.append(f"  {row['id']}  {marks[row['status']]:<11} {points:>5}  {row['title']}")
-            if row["status"] == "failing":
-                lines.append(f"        {row['message'].splitlines()[0]}")
+            points = f"{row.earned}/{row.points}"
+            shown = f"{marks.get(row.outcome, '?')} {row.outcome.value}"
+            lines.append(f"  {row.id}  {shown:<11} {points:>5}  {row.title}")
+            if row.outcome is Outcome.FAILING:
+                lines.append(f"        {row.message.splitlines()[0]}")
         return "\n".join(lines)
 
 
-def _lesson_of(ns: dict[str, Any]) -> str:
-    if _state["lesson"]:
-        return str(_state["lesson"])
-    overlap: dict[str, int] = {}
-    for spec in EXERCISES.values():
-        overlap[spec.lesson] = overlap.get(spec.lesson, 0) + sum(name in ns for name in spec.needs)
-    best = max(overlap, key=lambda lesson: overlap[lesson], default="")
-    if not best or overlap[best] == 0:
-        raise ValueError('Which worksheet? Call check_all with its number, for example check_all("03").')
-    return best
+def _progress_row(spec: Exercise, namespace: dict[str, Any]) -> ProgressRow:
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            message = run_check(spec, namespace)
+        outcome = Outcome.DONE
+    except ExerciseNotDone as exc:
+        outcome, message = Outcome.NOT_DONE, str(exc)
+    except Exception as exc:  # CheckFailed, or a bug anywhere: reported, never a crash
+        outcome, message = Outcome.FAILING, str(exc) or type(exc).__name__
+    return ProgressRow(spec.id, spec.title, spec.points, outcome, message)
 
 
 def progress(lesson: str, namespace: dict[str, Any]) -> Progress:
     """Run every check of ``lesson`` against ``namespace``, quietly; the result per exercise."""
-    result = Progress(lesson)
-    for spec in sorted((s for s in EXERCISES.values() if s.lesson == lesson), key=lambda s: s.id):
-        row = {"id": spec.id, "title": spec.title, "points": spec.points, "earned": 0}
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                row["message"] = run_check(spec, namespace)
-            row["status"], row["earned"] = "done", spec.points
-        except ExerciseNotDone as exc:
-            row["status"], row["message"] = "not done", str(exc)
-        except Exception as exc:  # CheckFailed, or a bug anywhere: reported, never a crash
-            row["status"], row["message"] = "failing", str(exc) or type(exc).__name__
-        result.rows.append(row)
-    return result
+    specs = sorted((s for s in EXERCISES.values() if s.lesson == lesson), key=lambda s: s.id)
+    return Progress(lesson, [_progress_row(spec, namespace) for spec in specs])
 
 
 def check_all(lesson: str | None = None, namespace: dict[str, Any] | None = None) -> Progress:
-    """Every exercise of a worksheet (``lesson``, e.g. "03"; default: the one you are checking): done, not done
-    or failing, with points."""
-    ns = namespace if namespace is not None else sys._getframe(1).f_globals
-    lesson = lesson or _lesson_of(ns)
+    """Every exercise of worksheet ``lesson`` (its number, e.g. "03"), checked against ``namespace`` (default: the
+    notebook's, :func:`user_namespace`): done, not done or failing, with points. Without ``lesson``,
+    :class:`UnknownWorksheet` says to name the worksheet: the result never depends on what ran before."""
+    __tracebackhide__ = True
+    if lesson is None:
+        first = next(iter(NOTEBOOKS))
+        raise UnknownWorksheet(
+            f'Which worksheet? Give its number: check_all("{first}") in {NOTEBOOKS[first]}.ipynb, '
+            f'check_all("{max(NOTEBOOKS)}") in {NOTEBOOKS[max(NOTEBOOKS)]}.ipynb, and so on.'
+        )
     if lesson not in NOTEBOOKS:
-        raise ValueError(f"There is no worksheet {lesson!r}; the worksheets are {', '.join(NOTEBOOKS)}.")
-    return progress(lesson, ns)
+        known = ", ".join(f'"{number}"' for number in NOTEBOOKS)
+        raise UnknownWorksheet(f"There is no worksheet {lesson!r}: the worksheets are {known}.")
+    return progress(lesson, namespace if namespace is not None else user_namespace())

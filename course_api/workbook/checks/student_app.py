@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from course_api.checks.errors import advice_for
-from course_api.checks.registry import ExerciseNotDone, fail
+from course_api.workbook.checks.errors import advice_for
+from course_api.workbook.checks.registry import ExerciseNotDone, fail
 
 PROJECT = "my_api"  # the project's folder, next to the worksheets
 START_SECONDS = 30.0  # to import the app and run its lifespan's start-up
@@ -194,7 +194,7 @@ def running_app(folder: Path, target: str = "", timeout: float | None = None) ->
     """Start ``target`` (by default ``<folder>.main:app``) with uvicorn from ``folder``'s parent, as a terminal
     would; yield it running; stop it and everything it started. A crash or a hang at start-up (``timeout``
     seconds, :data:`START_SECONDS` by default) fails the check with the reason."""
-    from course_api.ports import free_port
+    from course_api.system.ports import free_port
 
     require_sources(folder, *(() if target else ("main.py",)))
     port = free_port()
@@ -216,7 +216,7 @@ def running_command(
     """Run ``command`` (a server) in ``cwd`` until it listens on ``port`` of 127.0.0.1; yield it; stop it and
     everything it started. ``folder`` holds the student's files, which the messages name; ``env`` is added to
     this process's environment."""
-    from course_api.notebook import start_process
+    from course_api.system.processes import start_process
 
     timeout = timeout or START_SECONDS
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
@@ -236,7 +236,7 @@ def running_command(
 
 
 def _wait_until_listening(process: subprocess.Popen, port: int, folder: Path, log: Path, timeout: float) -> None:
-    from course_api.ports import is_listening
+    from course_api.system.ports import is_listening
 
     deadline = time.monotonic() + timeout
     while not is_listening(port, timeout=0.2):

@@ -11,8 +11,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from course_api.checks.registry import EXERCISES, NOTEBOOKS
-from course_api.grading.session import RANK, SheetResult
+from course_api.workbook.checks.registry import EXERCISES, NOTEBOOKS, Outcome
+from course_api.workbook.grading.probe import ExerciseResult
+from course_api.workbook.grading.session import RANK, SheetResult
+
+NOT_HANDED_IN = ExerciseResult(Outcome.NOT_DONE, "The worksheet was not handed in.")
+
+
+@dataclass(frozen=True)
+class ExerciseGrade:
+    """An exercise's grade: its best result over the student's worksheets, the file that result came from (None:
+    not handed in), and the points it earned of the most it could."""
+
+    result: ExerciseResult
+    file: str | None
+    points: int
+    most: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """As grades.json has it."""
+        return {"points": self.points, "max": self.most, **self.result.as_dict(), "file": self.file}
 
 
 @dataclass
@@ -20,23 +38,23 @@ class StudentGrades:
     student: str
     sheets: list[SheetResult] = field(default_factory=list)
 
-    def outcome(self, exercise_id: str) -> dict[str, Any]:
+    def outcome(self, exercise_id: str) -> ExerciseGrade:
         """The best outcome of an exercise over the student's worksheets (a student may hand in two copies)."""
         spec = EXERCISES[exercise_id]
-        best: dict[str, Any] = {"status": "not done", "message": "The worksheet was not handed in.", "file": None}
+        best, file = NOT_HANDED_IN, None
         for sheet in self.sheets:
             found = sheet.exercises.get(exercise_id)
-            if found and (best["file"] is None or RANK.get(found["status"], 0) > RANK.get(best["status"], 0)):
-                best = {**found, "file": sheet.file}
-        points = spec.points if best["status"] == "done" else 0
-        return {"points": points, "max": spec.points, **best}
+            if found is not None and (file is None or RANK[found.outcome] > RANK[best.outcome]):
+                best, file = found, sheet.file
+        points = spec.points if best.outcome is Outcome.DONE else 0
+        return ExerciseGrade(best, file, points, spec.points)
 
-    def outcomes(self) -> dict[str, dict[str, Any]]:
+    def outcomes(self) -> dict[str, ExerciseGrade]:
         return {exercise_id: self.outcome(exercise_id) for exercise_id in sorted(EXERCISES)}
 
     @property
     def total(self) -> int:
-        return sum(outcome["points"] for outcome in self.outcomes().values())
+        return sum(grade.points for grade in self.outcomes().values())
 
 
 def feedback_name(student: str, taken: set[str]) -> str:
@@ -65,9 +83,14 @@ def to_json(students: list[StudentGrades], names: dict[str, str]) -> dict[str, A
                 "student": s.student,
                 "total": s.total,
                 "feedback": f"feedback/{names[s.student]}",
-                "exercises": s.outcomes(),
+                "exercises": {exercise_id: grade.as_dict() for exercise_id, grade in s.outcomes().items()},
                 "worksheets": [
-                    {"file": sheet.file, "lesson": sheet.lesson, "notes": sheet.notes, "isolation": sheet.isolation}
+                    {
+                        "file": sheet.file,
+                        "lesson": sheet.lesson,
+                        "notes": [note.text for note in sheet.notes],
+                        "isolation": sheet.isolation,
+                    }
                     for sheet in s.sheets
                 ],
             }
@@ -83,7 +106,7 @@ def write_csv(path: Path, students: list[StudentGrades]) -> None:
         writer.writerow(["student", *ids, "total"])
         for s in students:
             outcomes = s.outcomes()
-            writer.writerow([s.student, *(outcomes[i]["points"] for i in ids), s.total])
+            writer.writerow([s.student, *(outcomes[i].points for i in ids), s.total])
 
 
 STYLE = """
@@ -98,12 +121,12 @@ pre { white-space: pre-wrap; margin: 0; font-size: .9rem; }
 """
 
 
-def _points(lesson: str, outcomes: dict[str, dict[str, Any]]) -> str:
+def _points(lesson: str, outcomes: dict[str, ExerciseGrade]) -> str:
     ids = [i for i in outcomes if EXERCISES[i].lesson == lesson]
-    return f"{sum(outcomes[i]['points'] for i in ids)} of {sum(outcomes[i]['max'] for i in ids)} points"
+    return f"{sum(outcomes[i].points for i in ids)} of {sum(outcomes[i].most for i in ids)} points"
 
 
-def _contents(outcomes: dict[str, dict[str, Any]]) -> str:
+def _contents(outcomes: dict[str, ExerciseGrade]) -> str:
     """Links to each worksheet's section: a way to it with the keyboard (Tab, Enter) as well as by scrolling."""
     items = "".join(
         f'<li><a href="#lesson-{lesson}">{html.escape(name)}</a>: {_points(lesson, outcomes)}</li>'
@@ -112,23 +135,23 @@ def _contents(outcomes: dict[str, dict[str, Any]]) -> str:
     return f'<nav aria-label="Worksheets"><ul>{items}</ul></nav>'
 
 
-def _sheet_section(lesson: str, grades: StudentGrades, outcomes: dict[str, dict[str, Any]]) -> str:
+def _sheet_section(lesson: str, grades: StudentGrades, outcomes: dict[str, ExerciseGrade]) -> str:
     ids = [i for i in sorted(outcomes) if EXERCISES[i].lesson == lesson]
     sheets = [s for s in grades.sheets if s.lesson == lesson]
     parts = [f'<h2 id="lesson-{lesson}">{html.escape(NOTEBOOKS[lesson])}: {_points(lesson, outcomes)}</h2>']
     if not sheets:
         return parts[0] + '\n<p class="not-done">Not handed in.</p>'
     parts.append(f"<p>File: {html.escape(', '.join(s.file for s in sheets))}</p>")
-    parts += [f'<p class="note">{html.escape(note)}</p>' for s in sheets for note in s.notes]
+    parts += [f'<p class="note">{html.escape(note.text)}</p>' for s in sheets for note in s.notes]
     parts.append('<table><col class="exercise"><col class="points"><col>')
     parts.append("<tr><th>exercise</th><th>points</th><th>result</th></tr>")
     for i in ids:
         o = outcomes[i]
-        status = html.escape(o["status"])
+        status = html.escape(o.result.outcome.value)
         parts.append(
-            f'<tr><td>{i} {html.escape(EXERCISES[i].title)}</td><td class="points">{o["points"]} / {o["max"]}</td>'
+            f'<tr><td>{i} {html.escape(EXERCISES[i].title)}</td><td class="points">{o.points} / {o.most}</td>'
             f'<td><strong class="{status.replace(" ", "-")}">{status}</strong>'
-            f"<pre>{html.escape(o['message'])}</pre></td></tr>"
+            f"<pre>{html.escape(o.result.message)}</pre></td></tr>"
         )
     parts.append("</table>")
     return "\n".join(parts)
@@ -136,9 +159,9 @@ def _sheet_section(lesson: str, grades: StudentGrades, outcomes: dict[str, dict[
 
 def feedback_page(grades: StudentGrades) -> str:
     outcomes = grades.outcomes()
-    most = sum(o["max"] for o in outcomes.values())
+    most = sum(o.most for o in outcomes.values())
     others = [s for s in grades.sheets if s.lesson is None]
-    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for s in others for n in s.notes)
+    notes = "".join(f'<p class="note">{html.escape(n.text)}</p>' for s in others for n in s.notes)
     if not grades.sheets:
         notes += '<p class="note">No worksheets were found in this folder (names like 01_requests.ipynb).</p>'
     body = "\n".join(_sheet_section(lesson, grades, outcomes) for lesson in NOTEBOOKS)

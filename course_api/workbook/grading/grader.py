@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from course_api.grading.report import StudentGrades, write_all
-from course_api.grading.session import Limits, SheetResult, grade_worksheet
-from course_api.grading.submissions import Worksheet, find_students, load_worksheet
+from course_api.workbook.checks.registry import Outcome
+from course_api.workbook.grading.gradebook import StudentGrades, write_all
+from course_api.workbook.grading.session import Limits, SheetResult, grade_worksheet
+from course_api.workbook.grading.submissions import NoteKind, Worksheet, find_students, load_worksheet
 
 
 @dataclass
@@ -27,22 +28,22 @@ class ClassResult:
     def grader_trouble(self) -> list[str]:
         """Worksheets the grader itself could not run (no kernel, ...): not the students' doing."""
         return [
-            f"{sheet.student}/{sheet.file}: {note}"
+            f"{sheet.student}/{sheet.file}: {note.text}"
             for sheet in self.sheets
             for note in sheet.notes
-            if note.startswith("The grader could not run")
+            if note.kind is NoteKind.GRADER
         ]
 
 
 def default_course() -> Path | None:
     """The course folder whose exercises/ holds the worksheets: here, or the one this package lives in."""
-    for folder in (Path.cwd(), Path(__file__).resolve().parents[2]):
+    for folder in (Path.cwd(), Path(__file__).resolve().parents[3]):
         if (folder / "exercises").is_dir():
             return folder
     return None
 
 
-class Progress:
+class ProgressBar:
     """A bar on a terminal; a line per worksheet in a log."""
 
     def __init__(self, total: int, echo: Callable[[str], None] | None) -> None:
@@ -55,7 +56,7 @@ class Progress:
 
     def update(self, sheet: SheetResult) -> None:
         self.done += 1
-        earned = sum(1 for outcome in sheet.exercises.values() if outcome["status"] == "done")
+        earned = sum(1 for result in sheet.exercises.values() if result.outcome is Outcome.DONE)
         line = (
             f"{sheet.student}/{sheet.file}: {earned} of {len(sheet.exercises)} exercises done ({sheet.seconds:.1f} s)"
         )
@@ -70,7 +71,7 @@ class Progress:
             self.bar.close()
 
 
-async def _grade_all(sheets: list[Worksheet], jobs: int, limits: Limits, progress: Progress) -> list[SheetResult]:
+async def _grade_all(sheets: list[Worksheet], jobs: int, limits: Limits, progress: ProgressBar) -> list[SheetResult]:
     gate = asyncio.Semaphore(jobs)
 
     async def one(sheet: Worksheet) -> SheetResult:
@@ -98,7 +99,7 @@ def grade_class(
     course = course or default_course()
     found = find_students(submissions)
     sheets = [load_worksheet(student, path, course) for student, paths in found.items() for path in paths]
-    progress = Progress(len(sheets), echo)
+    progress = ProgressBar(len(sheets), echo)
     try:
         results = asyncio.run(_grade_all(sheets, max(1, jobs), limits or Limits(), progress))
     finally:

@@ -1,4 +1,4 @@
-"""The grader's kernel: this Python, started through :mod:`course_api.grading.sandbox`."""
+"""The grader's kernel: this Python, started through :mod:`course_api.workbook.grading.sandbox`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ class GraderSpecs(KernelSpecManager):
 
     def get_kernel_spec(self, kernel_name: str, *args: Any, **kwargs: Any) -> KernelSpec:
         return KernelSpec(
-            argv=[sys.executable, "-m", "course_api.grading.sandbox", "-f", "{connection_file}"],
+            argv=[sys.executable, "-m", "course_api.workbook.grading.sandbox", "-f", "{connection_file}"],
             display_name="course-api grader",
             language="python",
             interrupt_mode="signal",

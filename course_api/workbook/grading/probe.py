@@ -21,7 +21,10 @@ import json
 import sys
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from course_api.workbook.checks.registry import Outcome
 
 NETWORK_BLOCKED = (
     "The grader blocks network access beyond this machine (127.0.0.1): a graded worksheet may use the course "
@@ -83,9 +86,9 @@ def _fingerprint(modules: list[types.ModuleType]) -> dict[str, int]:
 
 
 def _check_modules() -> list[types.ModuleType]:
-    import course_api.checks  # noqa: F401  (registers every exercise)
+    import course_api.workbook.checks  # noqa: F401  (registers every exercise)
 
-    return [module for name, module in sorted(sys.modules.items()) if name.startswith("course_api.checks")]
+    return [module for name, module in sorted(sys.modules.items()) if name.startswith("course_api.workbook.checks")]
 
 
 def _changed(expected: dict[str, int], modules: list[types.ModuleType]) -> list[str]:
@@ -93,52 +96,69 @@ def _changed(expected: dict[str, int], modules: list[types.ModuleType]) -> list[
     return sorted(name for name, ident in expected.items() if now.get(name) != ident)
 
 
-def _result(status: str, message: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class ExerciseResult:
+    """What became of one exercise when the grader checked it, and what the check said. It leaves the kernel as
+    ``as_dict()``, in JSON, and grades.json keeps that form."""
+
+    outcome: Outcome
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"status": self.outcome.value, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExerciseResult:
+        return cls(Outcome(data["status"]), str(data["message"]))
+
+
+def _result(outcome: Outcome, message: str) -> ExerciseResult:
     if len(message) > MESSAGE_LIMIT:
         message = message[:MESSAGE_LIMIT] + " [...]"
-    return {"status": status, "message": message}
+    return ExerciseResult(outcome, message)
 
 
 def _make_report(namespace: dict[str, Any]) -> Callable[[list[str]], str]:
     """The grader's entry point, bound to the course's checks as they are now (before any student code)."""
-    from course_api.checks.registry import EXERCISES, CheckFailed, ExerciseNotDone, run_check
+    from course_api.workbook.checks.registry import EXERCISES, CheckFailed, ExerciseNotDone, run_check
 
     exercises = dict(EXERCISES)
     modules = _check_modules()
     expected = _fingerprint(modules)
 
-    def run_one(exercise_id: str) -> dict[str, str]:
+    def run_one(exercise_id: str) -> ExerciseResult:
         spec = exercises.get(exercise_id)
         if spec is None:
-            return _result("error", f"There is no exercise {exercise_id!r} in this version of the course.")
+            return _result(Outcome.ERROR, f"There is no exercise {exercise_id!r} in this version of the course.")
         changed = _changed(expected, modules)
         if changed:
             names = ", ".join(changed[:3])
-            return _result("tampered", f"The notebook changed the course's checks ({names}), so it cannot be graded.")
+            message = f"The notebook changed the course's checks ({names}), so it cannot be graded."
+            return _result(Outcome.TAMPERED, message)
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                return _result("done", run_check(spec, namespace))
+                return _result(Outcome.DONE, run_check(spec, namespace))
         except ExerciseNotDone as exc:
             missing = ", ".join(f"`{name}`" for name in spec.needs if name not in namespace)
             if not missing:  # a project's file, missing or still a stub: the check says which
-                return _result("not done", f"Not done: {exc}")
+                return _result(Outcome.NOT_DONE, f"Not done: {exc}")
             return _result(
-                "not done",
+                Outcome.NOT_DONE,
                 f"Not done: {missing} did not exist when the check ran: never defined, or the cell that defines it "
                 "raised an error (see the notes above).",
             )
         except CheckFailed as exc:
-            return _result("failing", str(exc))
+            return _result(Outcome.FAILING, str(exc))
         except BaseException as exc:  # an error the course's checks do not explain (or a KeyboardInterrupt)
-            return _result("failing", f"The check stopped with {type(exc).__name__}: {exc}")
+            return _result(Outcome.FAILING, f"The check stopped with {type(exc).__name__}: {exc}")
 
     def report(exercise_ids: list[str]) -> str:
-        return json.dumps({exercise_id: run_one(exercise_id) for exercise_id in exercise_ids})
+        return json.dumps({exercise_id: run_one(exercise_id).as_dict() for exercise_id in exercise_ids})
 
     return report
 
 
-def install(name: str, output_limit: int, namespace: dict[str, Any]) -> str:
+def install_probe(name: str, output_limit: int, namespace: dict[str, Any]) -> str:
     """Prepare the kernel for grading; ``builtins.<name>(ids)`` then runs checks. Returns what was set up."""
     setattr(builtins, name, _make_report(namespace))
     sys.addaudithook(_network_guard)  # cannot be removed: every later socket call goes through it

@@ -1,4 +1,4 @@
-"""The kernel a worksheet is graded in: ``python -m course_api.grading.sandbox -f CONNECTION_FILE``.
+"""The kernel a worksheet is graded in: ``python -m course_api.workbook.grading.sandbox -f CONNECTION_FILE``.
 
 Before it becomes an ordinary IPython kernel, it
 
@@ -9,7 +9,7 @@ Before it becomes an ordinary IPython kernel, it
 
 What it managed is left in ``COURSE_API_GRADER_ISOLATION`` for the grader's report. Where a step is not possible
 (macOS, Windows, a container without namespaces) the kernel still runs; the network is then blocked by the
-probe's audit hook (:mod:`course_api.grading.probe`) and ports are whatever the OS hands out.
+probe's audit hook (:mod:`course_api.workbook.grading.probe`) and ports are whatever the OS hands out.
 """
 
 from __future__ import annotations

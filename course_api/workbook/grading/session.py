@@ -20,13 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from course_api.grading.cleanup import kill_marked, remove_tree
-from course_api.grading.submissions import Cell, Worksheet
+from course_api.workbook.checks.registry import Outcome
+from course_api.workbook.grading.cleanup import kill_marked, remove_tree
+from course_api.workbook.grading.probe import ExerciseResult
+from course_api.workbook.grading.submissions import Cell, Note, NoteKind, Worksheet
 
 RUN_MARKER = "COURSE_API_GRADER_RUN"
 MAX_COPIED_FILE = 50 * 1024 * 1024
 CHECK_SECONDS = 30.0  # one call of the course's checks, at most
-RANK = {"done": 3, "tampered": 2, "failing": 1, "not done": 0}
+# Which of two outcomes of an exercise counts: the higher.
+RANK = {Outcome.DONE: 3, Outcome.TAMPERED: 2, Outcome.FAILING: 1, Outcome.NOT_DONE: 0, Outcome.ERROR: 0}
 
 
 @dataclass(frozen=True)
@@ -50,20 +53,20 @@ class SheetResult:
     student: str
     file: str
     lesson: str | None
-    exercises: dict[str, dict[str, str]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    exercises: dict[str, ExerciseResult] = field(default_factory=dict)
+    notes: list[Note] = field(default_factory=list)
     seconds: float = 0.0
     isolation: str = ""
 
-    def record(self, exercise_id: str, outcome: dict[str, str]) -> None:
-        """Keep the best outcome so far: a pass counts, a later failure of the same answer does not undo it."""
+    def record(self, exercise_id: str, result: ExerciseResult) -> None:
+        """Keep the best result so far: a pass counts, a later failure of the same answer does not undo it."""
         old = self.exercises.get(exercise_id)
-        if old is None or (old["status"] != "done" and RANK.get(outcome["status"], 0) >= RANK.get(old["status"], 0)):
-            self.exercises[exercise_id] = outcome
+        if old is None or (old.outcome is not Outcome.DONE and RANK[result.outcome] >= RANK[old.outcome]):
+            self.exercises[exercise_id] = result
 
 
 def needed_names(exercise_ids: list[str]) -> dict[str, tuple[str, ...]]:
-    from course_api.checks.registry import EXERCISES
+    from course_api.workbook.checks.registry import EXERCISES
 
     return {exercise_id: EXERCISES[exercise_id].needs + EXERCISES[exercise_id].files for exercise_id in exercise_ids}
 
@@ -110,7 +113,7 @@ def kernel_env(tmp: Path, marker: str, limits: Limits) -> dict[str, str]:
 
 
 class KernelRun:
-    """A sandboxed kernel for one worksheet (:mod:`course_api.grading.sandbox`), driven over ZMQ."""
+    """A sandboxed kernel for one worksheet (:mod:`course_api.workbook.grading.sandbox`), driven over ZMQ."""
 
     def __init__(self, folder: Path, limits: Limits) -> None:
         self.limits = limits
@@ -130,7 +133,7 @@ class KernelRun:
         """Start the kernel and install the probe; what isolation the kernel got, in words."""
         from jupyter_client.manager import AsyncKernelManager
 
-        from course_api.grading.kernelspec import GraderSpecs
+        from course_api.workbook.grading.kernelspec import GraderSpecs
 
         posix = os.name == "posix"
         self.km = AsyncKernelManager(
@@ -148,7 +151,9 @@ class KernelRun:
         self.kc.start_channels()
         await self.kc.wait_for_ready(timeout=self.limits.startup)
         self._tasks = [asyncio.create_task(self._drain()), asyncio.create_task(self._watch_memory())]
-        install = f"__import__('course_api.grading.probe').grading.probe.install({self.probe!r}, "
+        install = (
+            f"__import__('course_api.workbook.grading.probe').workbook.grading.probe.install_probe({self.probe!r}, "
+        )
         install += f"{self.limits.output_chars}, get_ipython().user_ns)"
         isolation = "__import__('os').environ.get('COURSE_API_GRADER_ISOLATION', '')"
         reply = await self.execute("", self.limits.startup, expressions={"ok": install, "isolation": isolation})
@@ -227,7 +232,7 @@ def literal(value: dict[str, Any]) -> Any:
     return ast.literal_eval(value.get("data", {}).get("text/plain", "''"))
 
 
-async def check(run: KernelRun, result: SheetResult, exercise_ids: list[str], timeout: float) -> None:
+async def grade_exercises(run: KernelRun, result: SheetResult, exercise_ids: list[str], timeout: float) -> None:
     """Run the course's checks of ``exercise_ids`` in the kernel and keep the outcomes."""
     if not exercise_ids:
         return
@@ -238,20 +243,19 @@ async def check(run: KernelRun, result: SheetResult, exercise_ids: list[str], ti
         raise KernelGone(f"The kernel stopped while the course's checks ran: {exc}") from None
     except TimeLimit:
         await run.interrupt()
+        stuck = "The check did not finish in time: does your code wait forever, or loop without end?"
         for exercise_id in exercise_ids:
-            stuck = "The check did not finish in time: does your code wait forever, or loop without end?"
-            result.record(exercise_id, {"status": "failing", "message": stuck})
+            result.record(exercise_id, ExerciseResult(Outcome.FAILING, stuck))
         return
     value = reply.get("user_expressions", {}).get("report", {})
     if value.get("status") != "ok":
         problem = f"{value.get('ename', 'Error')}: {value.get('evalue', '')}".strip()
+        trouble = ExerciseResult(Outcome.FAILING, f"The grader could not run the check: {problem}")
         for exercise_id in exercise_ids:
-            result.record(
-                exercise_id, {"status": "failing", "message": f"The grader could not run the check: {problem}"}
-            )
+            result.record(exercise_id, trouble)
         return
-    for exercise_id, outcome in json.loads(literal(value)).items():
-        result.record(exercise_id, outcome)
+    for exercise_id, found in json.loads(literal(value)).items():
+        result.record(exercise_id, ExerciseResult.from_dict(found))
 
 
 def ordinal(number: int) -> str:
@@ -289,29 +293,32 @@ async def run_cells(run: KernelRun, sheet: Worksheet, result: SheetResult, deadl
             raise KernelGone(stopped) from None
         except TimeLimit:
             await run.interrupt()
-            result.notes.append(
+            text = (
                 f"{where_is(cell).capitalize()} was still running when the worksheet's time limit "
                 f"({run.limits.timeout:g} s) "
                 "ran out: it was stopped, and the cells after it were not run. Does it loop without end?"
             )
+            result.notes.append(Note(text, NoteKind.STOPPED))
             return False
         if content.get("status") == "error":
             note = describe_error(cell, content, run.limits)
             if note and len(result.notes) < 12:
-                result.notes.append(note)
+                result.notes.append(Note(note, NoteKind.CELL_ERROR))
         elif content.get("status") != "ok":  # "aborted": never expected with stop_on_error=False, but say so
-            result.notes.append(f"The kernel did not run {where_is(cell)} ({content.get('status')}).")
+            text = f"The kernel did not run {where_is(cell)} ({content.get('status')})."
+            result.notes.append(Note(text, NoteKind.CELL_ERROR))
         touched = [e for e, names in needs.items() if mentions(cell.source, names) and not passed(result, e)]
-        await check(run, result, touched, deadline - loop.time())
+        await grade_exercises(run, result, touched, deadline - loop.time())
     return True
 
 
 def passed(result: SheetResult, exercise_id: str) -> bool:
-    return result.exercises.get(exercise_id, {}).get("status") == "done"
+    found = result.exercises.get(exercise_id)
+    return found is not None and found.outcome is Outcome.DONE
 
 
 def lesson_exercises(lesson: str | None) -> list[str]:
-    from course_api.checks.registry import EXERCISES
+    from course_api.workbook.checks.registry import EXERCISES
 
     return sorted(e for e, spec in EXERCISES.items() if spec.lesson == lesson)
 
@@ -323,17 +330,18 @@ async def grade_worksheet(sheet: Worksheet, limits: Limits) -> SheetResult:
     started = loop.time()
     if sheet.lesson is not None and sheet.cells:
         run = KernelRun(sheet.path.parent, limits)
-        result.notes += [f"{name} (over 50 MB) was not copied for grading." for name in run.skipped]
+        result.notes += [Note(f"{name} (over 50 MB) was not copied for grading.") for name in run.skipped]
         try:
             result.isolation = await run.start()
             deadline = loop.time() + limits.timeout
             if await run_cells(run, sheet, result, deadline):
                 left = [e for e in lesson_exercises(sheet.lesson) if not passed(result, e)]
-                await check(run, result, left, max(deadline - loop.time(), CHECK_SECONDS))
+                await grade_exercises(run, result, left, max(deadline - loop.time(), CHECK_SECONDS))
         except KernelGone as exc:
-            result.notes.append(f"{exc}.")
+            result.notes.append(Note(f"{exc}.", NoteKind.STOPPED))
         except Exception as exc:  # the grader's own trouble (no kernel, ...): reported, never a crash
-            result.notes.append(f"The grader could not run this worksheet: {type(exc).__name__}: {exc}")
+            trouble = f"The grader could not run this worksheet: {type(exc).__name__}: {exc}"
+            result.notes.append(Note(trouble, NoteKind.GRADER))
         finally:
             await run.stop()
     finish(result)
@@ -343,9 +351,9 @@ async def grade_worksheet(sheet: Worksheet, limits: Limits) -> SheetResult:
 
 def finish(result: SheetResult) -> None:
     """Every exercise of the lesson gets an outcome, with the reason when it was never checked."""
-    reason = result.notes[-1] if result.notes else "the worksheet has no code to run."
-    message = reason if reason.startswith("Not graded") else f"Not checked. {reason}"
+    reason = result.notes[-1] if result.notes else Note("the worksheet has no code to run.")
+    message = reason.text if reason.kind is NoteKind.NOT_GRADED else f"Not checked. {reason.text}"
     for exercise_id in lesson_exercises(result.lesson):
         if exercise_id not in result.exercises:
-            result.exercises[exercise_id] = {"status": "not done", "message": message}
+            result.exercises[exercise_id] = ExerciseResult(Outcome.NOT_DONE, message)
     result.exercises = dict(sorted(result.exercises.items()))

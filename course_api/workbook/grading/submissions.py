@@ -16,13 +16,32 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from course_api.checks.registry import NOTEBOOKS
+from course_api.workbook.checks.registry import NOTEBOOKS
 
 WORKSHEET = re.compile(r"^(\d\d)_.*\.ipynb$")
 CHECK_CALLS = {"check", "hint", "check_all"}
+
+
+class NoteKind(Enum):
+    """What a worksheet's note is about: the grader acts on the kind, never on the note's words."""
+
+    INFO = "info"  # what the grader noticed or did: setup cells put back, a file not copied
+    CELL_ERROR = "cell error"  # a cell of the student's raised, or the kernel did not run it
+    NOT_GRADED = "not graded"  # the file is no worksheet the grader can read: nothing in it was checked
+    STOPPED = "stopped"  # the kernel stopped or the time ran out: the cells after were not run
+    GRADER = "grader"  # the grader's own trouble (no kernel, ...): not the student's doing
+
+
+@dataclass(frozen=True)
+class Note:
+    """A sentence about a whole worksheet for its feedback (``text``, written as it is), and what it is about."""
+
+    text: str
+    kind: NoteKind = NoteKind.INFO
 
 
 class NotebookError(ValueError):
@@ -42,7 +61,7 @@ class Worksheet:
     path: Path
     lesson: str | None
     cells: list[Cell] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -155,24 +174,28 @@ def load_worksheet(student: str, path: Path, course: Path | None) -> Worksheet:
     sheet = Worksheet(student, path, lesson_of(path))
     if sheet.lesson is None:
         known = ", ".join(f"{name}.ipynb" for name in NOTEBOOKS.values())
-        sheet.notes.append(f"{path.name} is not a worksheet of this course (its worksheets are {known}).")
+        sheet.notes.append(
+            Note(f"{path.name} is not a worksheet of this course (its worksheets are {known}).", NoteKind.NOT_GRADED)
+        )
         return sheet
     try:
         course_cells = course_worksheet(course, sheet.lesson)
         sheet.cells = plan_cells(read_code_cells(path), course_cells)
     except NotebookError as exc:
-        sheet.notes.append(f"Not graded: {exc}")
+        sheet.notes.append(Note(f"Not graded: {exc}", NoteKind.NOT_GRADED))
         return sheet
     if course_cells and not any(
         c.origin == "student" and _key(c.source) in map(_key, course_cells) for c in sheet.cells
     ):
         number = NOTEBOOKS[sheet.lesson]
         sheet.notes.append(
-            f"This does not look like worksheet {number}: no cell matches the course's. Graded as it is."
+            Note(f"This does not look like worksheet {number}: no cell matches the course's. Graded as it is.")
         )
         sheet.cells = [c for c in sheet.cells if c.origin == "student"]
         return sheet
     restored = [c for c in sheet.cells if c.origin == "restored"]
     if restored:
-        sheet.notes.append(f"{len(restored)} setup cell(s) of the course's worksheet were missing and were put back.")
+        sheet.notes.append(
+            Note(f"{len(restored)} setup cell(s) of the course's worksheet were missing and were put back.")
+        )
     return sheet
