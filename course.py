@@ -340,8 +340,8 @@ def cmd_bench(python: Path, args: list[str]) -> None:
 
 def cmd_screenshots(python: Path, args: list[str]) -> None:
     tests = [
-        "tests/test_browser.py",
-        "tests/test_lab.py",
+        "tests/server/test_browser.py",
+        "tests/workbook/test_lab.py",
         "-k",
         "swagger_ui_renders or playground_predicts or failed_check",
     ]

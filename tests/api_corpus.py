@@ -1,6 +1,6 @@
 """A corpus of requests to the course server, and what it answers: status, content type and body bytes.
 
-tests/test_api_snapshot.py compares today's answers with tests/snapshots/api_answers.json, recorded before a
+tests/server/test_api_snapshot.py compares today's answers with tests/snapshots/api_answers.json, recorded before a
 refactoring: a change of the code's shape must not change a byte of what a client sees. After a change that is
 meant to alter an answer, record again: ``python -m api_corpus record`` from tests/ (and say why in the commit).
 """

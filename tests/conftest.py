@@ -138,8 +138,8 @@ def a_free_port() -> int:
 
 
 # ============================================================================ browser tests (Chromium)
-# Shared by tests/test_browser.py and tests/test_lab.py. Headless Chromium from Debian's packages, driven
-# by Playwright; Playwright never downloads a browser of its own. Without /usr/bin/chromium the browser tests
+# Shared by tests/server/test_browser.py and tests/workbook/test_lab.py. Headless Chromium from Debian's packages,
+# driven by Playwright; Playwright never downloads a browser of its own. Without /usr/bin/chromium the browser tests
 # skip and say how to install it, unless COURSE_API_REQUIRE_SYSTEM_TOOLS=1 (as in .ci/run): then they fail.
 # Every page runs behind a guard that aborts any request to an address other than 127.0.0.1, and a test
 # whose page tried one fails.

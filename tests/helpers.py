@@ -108,7 +108,8 @@ def page_assets(html: str) -> list[str]:
 
 
 # ========================================================================= browser tests (Chromium)
-# Used by the ``browser`` and ``page`` fixtures in conftest.py, tests/test_browser.py and tests/test_lab.py.
+# Used by the ``browser`` and ``page`` fixtures in conftest.py, tests/server/test_browser.py and
+# tests/workbook/test_lab.py.
 # Headless Chromium from Debian's packages, driven by Playwright; Playwright never downloads a browser of
 # its own. Every page runs behind a guard that aborts any request to an address other than 127.0.0.1.
 # Where Chromium or Chrome lives on Debian, Ubuntu (snap), Fedora and macOS; COURSE_API_CHROMIUM wins.
@@ -222,8 +223,8 @@ def try_it_out_get_item(page: Any, base: str, q: str, timeout_ms: int) -> None:
 
 
 # ---------------------------------------------------------------------------------- accessibility (axe-core)
-# tests/test_accessibility.py checks the course's pages with axe-core (npm's axe-core package, its axe.min.js run in
-# the page, offline) against the WCAG 2.1 A and AA rules. COURSE_API_AXE names an axe.min.js; else the global npm
+# tests/course/test_accessibility.py checks the course's pages with axe-core (npm's axe-core package, its axe.min.js
+# run in the page, offline) against the WCAG 2.1 A and AA rules. COURSE_API_AXE names an axe.min.js; else the global npm
 # folders of Debian, /usr/local, Homebrew and Windows; else wherever `npm root -g` says.
 AXE_INSTALL = "npm install -g axe-core@4"
 AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")

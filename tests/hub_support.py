@@ -1,4 +1,4 @@
-"""A real JupyterHub on 127.0.0.1 for tests/test_jupyterhub.py, and the JupyterLab steps a student takes in it.
+"""A real JupyterHub on 127.0.0.1 for tests/workbook/test_jupyterhub.py, and the JupyterLab steps a student takes in it.
 
 The hub runs ``jupyterhub -f tests/jupyterhub_config.py`` (that file holds the class's configuration) with its
 proxy, configurable-http-proxy, from npm: found on the PATH, else installed once into the pytest cache folder

@@ -1,4 +1,4 @@
-"""A class JupyterHub on this machine's loopback, for tests/test_jupyterhub.py (see tests/hub_support.py).
+"""A class JupyterHub on this machine's loopback, for tests/workbook/test_jupyterhub.py (see tests/hub_support.py).
 
 The test writes its choices (ports, folders, the proxy's command, passwords) into a JSON file and starts
 ``jupyterhub -f tests/jupyterhub_config.py`` with ``COURSE_API_TEST_HUB=<that file>``. Everything else is here,
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 if not os.environ.get("COURSE_API_TEST_HUB"):
-    raise SystemExit("tests/jupyterhub_config.py is the test hub's configuration: tests/test_jupyterhub.py starts it")
+    raise SystemExit("tests/jupyterhub_config.py configures the test hub: tests/workbook/test_jupyterhub.py starts it")
 plan: dict[str, Any] = json.loads(Path(os.environ["COURSE_API_TEST_HUB"]).read_text(encoding="utf-8"))
 state = Path(plan["state"])
 loopback = "127.0.0.1"

@@ -118,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 # /docs is fastapi_offline's Swagger UI page, served from the package (no CDN), with two fixes of the course's:
 # the page's language (its <html> has no lang, which screen readers need) and docs.css, inlined, which darkens the
 # colours that Swagger UI's own style sheet gives too little contrast (WCAG 2.1 AA). What Swagger UI's markup
-# itself fails is left as it is and reported in the README ("Accessibility"); tests/test_accessibility.py checks.
+# itself fails is left as it is and reported in the README ("Accessibility"); tests/course/test_accessibility.py checks.
 DOCS_CSS = resources.files("course_api") / "static" / "docs.css"
 
 

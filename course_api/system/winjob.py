@@ -10,7 +10,8 @@ Nothing here raises: where the job cannot be made, or a process cannot be put in
 that allows no other job, say), :func:`assign` returns False and :func:`problem` says why; the caller then stops
 its processes at a normal exit only (:mod:`atexit`).
 
-This module imports nothing of the package. Tests replace :func:`_kernel32` with a fake (tests/test_portability.py).
+This module imports nothing of the package. Tests replace :func:`_kernel32` with a fake
+(tests/system/test_portability.py).
 """
 
 from __future__ import annotations

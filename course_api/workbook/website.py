@@ -45,7 +45,8 @@ FAVICON = (
     '<text x="16" y="21" font-family="sans-serif" font-size="12" font-weight="bold" text-anchor="middle" '
     'fill="#fff">API</text></svg>\n'
 )
-# Accessibility (WCAG 2.1 AA, checked with axe-core by tests/test_accessibility.py): the course's fixes to the theme.
+# Accessibility (WCAG 2.1 AA, checked with axe-core by tests/course/test_accessibility.py): the course's fixes to
+# the theme.
 # The search button in the sidebar: the theme names it "Search" (aria-label) while it shows "Search Ctrl+K", and a
 # name must contain the words shown (speech users say what they see); without the label, its text is its name.
 SEARCH_BUTTON = (

@@ -1,5 +1,5 @@
 """Answers students really write, for every exercise: mistakes the check must catch and name, and other correct
-answers it must accept. tests/test_mistakes.py runs each one through its check, as a student's cell would.
+answers it must accept. tests/workbook/test_mistakes.py runs each one through its check, as a student's cell would.
 
 A lesson module (``lesson01.py`` ...) defines ``CASES``, and ``RESET``: code run before each case on a copy of
 the lesson's namespace (after its setup cell), to give the case fresh objects (a new ``app``, an empty dict).

@@ -187,7 +187,7 @@ def test_dockerignore_sends_the_course_and_nothing_else():
     files += [p.relative_to(ROOT).as_posix() for p in (ROOT / "course_api").rglob("*.py")]
     assert "notebooks/00_setup.ipynb" in files
     assert [f for f in files if dockerignored(f)] == [], "Dockerfile.lab copies these, .dockerignore drops them"
-    for path in (".venv/bin/python", ".git/HEAD", "tests/test_lab_image.py", "notebooks/work/03/main.py",
+    for path in (".venv/bin/python", ".git/HEAD", "tests/tooling/test_lab_image.py", "notebooks/work/03/main.py",
                  "notebooks/.ipynb_checkpoints/00_setup-checkpoint.ipynb", "notebooks/work/05/Dockerfile",
                  "solutions/work/05/Dockerfile", "exercises/my_api/Dockerfile",
                  "course_api/__pycache__/x.cpython-311.pyc"):  # fmt: skip

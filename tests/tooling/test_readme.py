@@ -21,26 +21,26 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 # Commands that cannot run in this test, and what covers them instead.
 SKIPPED = {
-    "make lab": "opens JupyterLab until stopped: tests/test_lab.py runs it",
+    "make lab": "opens JupyterLab until stopped: tests/workbook/test_lab.py runs it",
     "make test": "this suite itself",
-    "make bench": "minutes of load: tests/test_bench.py runs a short benchmark",
-    "make train": "rewrites the shipped weights: tests/test_models.py trains twice into a temporary folder",
+    "make bench": "minutes of load: tests/tooling/test_bench.py runs a short benchmark",
+    "make train": "rewrites the shipped weights: tests/server/test_models.py trains twice into a temporary folder",
     "course-api train": "as make train",
-    "make run-notebooks": "runs every notebook: tests/test_runner.py and tests/test_notebooks.py",
+    "make run-notebooks": "runs every notebook: tests/workbook/test_runner.py and tests/course/test_notebooks.py",
     "course-api run-notebooks": "as make run-notebooks",
-    "make screenshots": "rewrites docs/images: tests/test_browser.py takes the same screenshots",
+    "make screenshots": "rewrites docs/images: tests/server/test_browser.py takes the same screenshots",
     "make test-fast": "a subset of this suite",
     "make lock": "re-resolves every version from the package index",
     "make clean": "would delete the .venv these tests run in",
     "make exercises": "rewrites exercises/: `course-api build-exercises --check` runs instead",
     "course-api build-exercises": "as make exercises",
-    "make site": "would replace the site/ folder: tests/test_site.py builds both kinds into a temporary folder",
+    "make site": "would replace the site/ folder: tests/workbook/test_site.py builds both kinds in a temporary one",
     "course-api build-site": "as make site",
-    "make grade": "needs a class's worksheets: tests/test_grading_class.py grades one, also through the command",
+    "make grade": "needs a class's worksheets: tests/workbook/test_grading_class.py grades one, also by the command",
     "course-api grade": "as make grade",
-    "docker": "no Docker engine here: tests/test_docker.py lints the Dockerfile and runs its CMD",
-    "conda": "no conda here: tests/test_environment.py checks environment.yml",
-    "COURSE_API_DEVICE=cuda": "no GPU here: tests/test_models.py compares every device the machine has",
+    "docker": "no Docker engine here: tests/tooling/test_docker.py lints the Dockerfile and runs its CMD",
+    "conda": "no conda here: tests/tooling/test_environment.py checks environment.yml",
+    "COURSE_API_DEVICE=cuda": "no GPU here: tests/server/test_models.py compares every device the machine has",
     "DEVICE=cuda": "no GPU here",
     "sudo": "installs system packages",
     "brew": "macOS only",
@@ -74,7 +74,7 @@ def commands() -> list[str]:
 
 def skipped(command: str) -> str | None:
     if command.startswith("make") and shutil.which("make") is None:
-        return "make is not on the PATH here: course.py runs the same (tests/test_course_py.py, tests/test_lab.py)"
+        return "make is not on the PATH here: course.py runs the same (tests/tooling/test_course_py.py, test_lab.py)"
     if command in SKIPPED:
         return SKIPPED[command]
     if command in RUNNABLE or command.startswith(SERVERS):

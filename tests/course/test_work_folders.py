@@ -2,8 +2,8 @@
 `make clean` removes; worksheets 03 to 05 also write the student's own project, ``my_api/``, which stays.
 
 A static check over every code cell: each literal path a cell names for a file (``Path("...")``, ``%%writefile``,
-``open("...", "w")``, ``savefig("...")``) lies in the lesson's work folder (or ``my_api/``). tests/test_notebooks.py
-checks the same on the disk after running each notebook."""
+``open("...", "w")``, ``savefig("...")``) lies in the lesson's work folder (or ``my_api/``).
+tests/course/test_notebooks.py checks the same on the disk after running each notebook."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 (course_api.server.middleware.PathPrefix), as in a class JupyterHub, on Binder or in GitHub Codespaces.
 
 No hub is needed: the rules read a mapping of environment variables, and the prefix is tested with the requests a
-proxy sends. The same pages in Chromium, through a real proxy, are in tests/test_browser.py (the end).
+proxy sends. The same pages in Chromium, through a real proxy, are in tests/server/test_browser.py (the end).
 """
 
 from __future__ import annotations
