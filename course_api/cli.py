@@ -46,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=cmd_serve)
 
-    train = commands.add_parser("train", help="train the digit and sentiment models and write safetensors weights")
+    train = commands.add_parser("train", help="train the course's models and write their safetensors weights")
     train.add_argument("--device", default=None, help="device to train on (default: COURSE_API_DEVICE or auto)")
-    train.add_argument("--model", choices=["all", "digits", "sentiment"], default="all")
+    train.add_argument("--model", choices=["all", "digits", "sentiment", "generator"], default="all")
     train.add_argument("--output", type=Path, default=None, help="folder for the weights (default: the package's)")
     train.add_argument("--epochs", type=int, default=40, help="epochs for the digit model (default 40)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -236,7 +236,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     results = train_all(output, choice.device, which=args.model, progress=progress, digits_epochs=args.epochs)
     for result in results:
-        metrics = ", ".join(f"{k} {v:.2%}" for k, v in result.card.items() if "accuracy" in k)
+        metrics = ", ".join(
+            f"{k} {v:.2%}" if "accuracy" in k else f"{k} {v:.3f}"
+            for k, v in result.card.items()
+            if "accuracy" in k or k.endswith("bits_per_char")
+        )
         print(f"  {result.name:<9} {result.seconds:5.1f} s  {metrics}  -> {result.path}")
     print(f"Done in {time.perf_counter() - start:.1f} s. Model card: {output / 'MODEL_CARD.md'}")
     return 0

@@ -74,6 +74,13 @@ def requests() -> list[tuple[str, str, dict[str, Any]]]:
             "/predict/pixels",
             {"content": b'{"images": [[[NaN]]]}', "headers": {"content-type": "application/json"}},
         ),
+        ("POST", "/generate", {"json": {"prompt": "The dataset ", "max_tokens": 12}}),
+        ("POST", "/generate/jsonl", {"json": {"prompt": "Iris", "max_tokens": 8, "temperature": 0, "seed": 1}}),
+        ("POST", "/generate", {"json": {"prompt": ""}}),
+        ("POST", "/generate", {"json": {"prompt": "x" * 1001}}),
+        ("POST", "/generate", {"json": {"prompt": "The", "max_tokens": 0}}),
+        ("POST", "/generate/jsonl", {"json": {"prompt": "The", "max_tokens": 501}}),
+        ("POST", "/generate", {"content": b'{"prompt": ', "headers": json_type}),
         ("GET", "/model", {}),
     ]
 
@@ -100,7 +107,9 @@ def answers() -> list[dict[str, Any]]:
             response = client.request(method, path, **options)
             kind = response.headers.get("content-type", "")
             body: Any = response.text
-            if "json" in kind:
+            if kind.startswith("application/jsonl"):
+                body = [_masked(json.loads(line)) for line in response.text.splitlines()]
+            elif "json" in kind:
                 body = _masked(response.json())
             found.append({"request": f"{method} {path}", "status": response.status_code, "type": kind, "body": body})
     return found

@@ -29,7 +29,7 @@ from course_api.server.image_fast_path import ImageUploadFastPath
 from course_api.server.inference import ModelService, Predictor
 from course_api.server.middleware import BodyLimit, PathPrefix, SameOriginPages
 from course_api.server.openapi_limits import document_settings
-from course_api.server.routes import basics, playground, predictions
+from course_api.server.routes import basics, generation, playground, predictions
 from course_api.server.settings import Settings
 
 logger = logging.getLogger("course_api.server")
@@ -43,6 +43,8 @@ The server of the **Creating APIs** course: HTTP basics, JSON, FastAPI and a PyT
 * `GET /` is a health check; `GET /items/{item_id}?q=` and `GET /status/{code}` are for practising requests.
 * `GET /astros.json` is an offline copy of the public "people in space" document.
 * `POST /predict/text`, `/predict/image` and `/predict/pixels` run the models; `GET /model` describes them.
+* `POST /generate` writes text with a small character-level model, streamed as it is written (server-sent
+  events; `POST /generate/jsonl`: JSON Lines).
 
 Every mistake a client can make gets a 4xx answer, and every error (4xx or 5xx) has the same body:
 RFC 9457 *problem details* (`application/problem+json`) with `type`, `title`, `status`, `instance` and a
@@ -54,8 +56,10 @@ with `Retry-After`.
 TAGS = [
     {"name": "basics", "description": "Health check and routes for practising HTTP requests."},
     {"name": "models", "description": "Predictions from the course's PyTorch models."},
+    {"name": "generation", "description": "Text from a small generative model, streamed as it is written."},
 ]
-JSON_ROUTES = ("/predict/text", "/predict/pixels")  # bodies capped at settings.json_body_limit
+# bodies capped at settings.json_body_limit
+JSON_ROUTES = ("/predict/text", "/predict/pixels", "/generate", "/generate/jsonl")
 DECODE_THREADS = 2  # at most this many large images are decoded at once (memory)
 
 
@@ -108,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, limits=json_limits)
     app.include_router(basics.router)
     app.include_router(predictions.router)
+    app.include_router(generation.router)
     app.include_router(playground.router)
     app.add_middleware(SameOriginPages)  # /docs, /redoc, /playground may load nothing from another site
     # Outermost: behind a proxy's path prefix (a JupyterHub's /user/<name>/proxy/<port>), links carry it.

@@ -18,3 +18,32 @@ def digits_split(seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         images, digits.target, test_size=0.2, random_state=seed, stratify=digits.target
     )
     return x_train, x_test, y_train, y_test
+
+
+# The text generator's reading: the descriptions of scikit-learn's datasets (reStructuredText, about 43,000
+# characters in 14 files), in this order; files a later scikit-learn adds are not read, so the text stays the same.
+DESCRIPTION_FILES = (
+    "breast_cancer.rst",
+    "california_housing.rst",
+    "covtype.rst",
+    "diabetes.rst",
+    "digits.rst",
+    "iris.rst",
+    "kddcup99.rst",
+    "lfw.rst",
+    "linnerud.rst",
+    "olivetti_faces.rst",
+    "rcv1.rst",
+    "species_distributions.rst",
+    "twenty_newsgroups.rst",
+    "wine_data.rst",
+)
+
+
+def text_corpus() -> str:
+    """scikit-learn's dataset descriptions (:data:`DESCRIPTION_FILES`), one after the other, with ``\\n`` line ends."""
+    from importlib import resources
+
+    folder = resources.files("sklearn.datasets") / "descr"
+    texts = [(folder / name).read_text(encoding="utf-8").replace("\r\n", "\n") for name in DESCRIPTION_FILES]
+    return "\n".join(texts)

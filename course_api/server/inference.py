@@ -16,19 +16,29 @@ import torch
 
 from course_api.server.batching import MicroBatcher
 from course_api.server.device import DeviceChoice, resolve_device
+from course_api.server.generation import Streamer
 from course_api.server.models.digits import DIGIT_CLASSES, IMAGE_SIDE, DigitCNN
+from course_api.server.models.generator import CharGRU
 from course_api.server.models.sentiment import SENTIMENT_LABELS, SentimentModel
-from course_api.server.models.store import DIGITS_FILE, SENTIMENT_FILE, load_weights, read_card, read_metadata
+from course_api.server.models.store import (
+    DIGITS_FILE,
+    GENERATOR_FILE,
+    SENTIMENT_FILE,
+    load_weights,
+    read_card,
+    read_metadata,
+)
 from course_api.server.settings import Settings
 from course_api.system.cpu import limit_torch_threads
 
 
 @dataclass
 class ModelService:
-    """Both models on one device, with their cards. Create it with :meth:`load`."""
+    """The models on one device, with their cards. Create it with :meth:`load`."""
 
     digits: DigitCNN
     sentiment: SentimentModel
+    generator: CharGRU
     choice: DeviceChoice
     cards: dict[str, dict[str, Any]]
     load_seconds: float = 0.0
@@ -39,7 +49,7 @@ class ModelService:
 
     @classmethod
     def load(cls, weights_dir: Path, device: str | torch.device | None = None) -> ModelService:
-        """Both models from ``weights_dir`` on the device :func:`~course_api.server.device.resolve_device` picks. The
+        """The models from ``weights_dir`` on the device :func:`~course_api.server.device.resolve_device` picks. The
         first load in a process also keeps torch's threads within its usable cores (:mod:`course_api.system.cpu`)."""
         start = time.perf_counter()
         limit_torch_threads()  # before any parallel work, so torch still lets it set the inter-op threads too
@@ -48,8 +58,13 @@ class ModelService:
         vocab = json.loads(read_metadata(weights_dir / SENTIMENT_FILE)["vocab"])
         dim = int(read_card(weights_dir / SENTIMENT_FILE).get("dim", 16))
         sentiment = load_weights(SentimentModel(vocab, dim=dim), weights_dir / SENTIMENT_FILE, choice.device)
-        cards = {"digits": read_card(weights_dir / DIGITS_FILE), "sentiment": read_card(weights_dir / SENTIMENT_FILE)}
-        return cls(digits, sentiment, choice, cards, load_seconds=time.perf_counter() - start)
+        generator = load_generator(weights_dir / GENERATOR_FILE, choice.device)
+        cards = {
+            "digits": read_card(weights_dir / DIGITS_FILE),
+            "sentiment": read_card(weights_dir / SENTIMENT_FILE),
+            "generator": read_card(weights_dir / GENERATOR_FILE),
+        }
+        return cls(digits, sentiment, generator, choice, cards, load_seconds=time.perf_counter() - start)
 
     def digit_probabilities(self, pixels: np.ndarray | Sequence) -> np.ndarray:
         """Probabilities ``(N, 10)`` for a batch of 8x8 images with values 0..16."""
@@ -78,8 +93,16 @@ class ModelService:
             "models": {
                 "digits": {"classes": list(DIGIT_CLASSES), **self.cards["digits"]},
                 "sentiment": {"classes": list(SENTIMENT_LABELS), **self.cards["sentiment"]},
+                "generator": {"vocabulary": "".join(self.generator.chars), **self.cards["generator"]},
             },
         }
+
+
+def load_generator(path: Path, device: torch.device) -> CharGRU:
+    """The text generator of ``path``: its characters and sizes from the file's metadata, then its weights."""
+    chars = json.loads(read_metadata(path)["vocab"])
+    card = read_card(path)
+    return load_weights(CharGRU(chars, dim=int(card["dim"]), hidden=int(card["hidden"])), path, device)
 
 
 class Predictor:
@@ -87,7 +110,9 @@ class Predictor:
     event loop), through one :class:`~course_api.server.batching.MicroBatcher` per model.
 
     ``await predictor.digits(rows)`` and ``await predictor.sentiment(texts)`` return the probability rows
-    for one request's inputs. Create it in the server's lifespan; :meth:`aclose` it at shutdown.
+    for one request's inputs; ``predictor.text.stream(...)`` gives a generated text one character at a time
+    (:mod:`course_api.server.generation`), each step in the same thread. Create it in the server's lifespan;
+    :meth:`aclose` it at shutdown.
     """
 
     def __init__(self, service: ModelService, settings: Settings) -> None:
@@ -101,18 +126,21 @@ class Predictor:
         }
         self.digits = MicroBatcher(service.digit_probabilities, self.executor, name="digits", **options)
         self.sentiment = MicroBatcher(service.sentiment_probabilities, self.executor, name="sentiment", **options)
+        self.text = Streamer(service.generator, service.device, self.executor)
 
     @property
     def device(self) -> torch.device:
         return self.service.device
 
     async def aclose(self) -> None:
+        self.text.close()
         await asyncio.gather(self.digits.close(), self.sentiment.close())
         self.executor.shutdown(wait=True)
 
     def describe(self) -> dict[str, Any]:
-        """``GET /model``: the service's description plus what each batcher has done."""
+        """``GET /model``: the service's description plus what each batcher and the text streamer have done."""
         return {
             **self.service.describe(),
             "batching": {"digits": self.digits.describe(), "sentiment": self.sentiment.describe()},
+            "generation": self.text.describe(),
         }

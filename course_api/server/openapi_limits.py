@@ -2,7 +2,7 @@
 
 Routes are defined once, at import, but limits are settings: a route's response descriptions name them as
 ``{max_text_chars}`` and :func:`document_settings` writes the values of the app's settings in their place, and
-into the request schemas (``maxLength``, ``maxItems``) that the handlers enforce with clearer answers.
+into the request schemas (``maxLength``, ``maxItems``, ``maximum``) that the handlers enforce with clearer answers.
 """
 
 from __future__ import annotations
@@ -55,5 +55,8 @@ def document_settings(app: FastAPI, settings: Settings) -> None:
             models["TextIn"]["properties"]["text"]["maxLength"] = settings.max_text_chars
         if "PixelsIn" in models:
             models["PixelsIn"]["properties"]["images"]["maxItems"] = settings.max_images_per_request
+        if "GenerateIn" in models:
+            models["GenerateIn"]["properties"]["prompt"]["maxLength"] = settings.max_prompt_chars
+            models["GenerateIn"]["properties"]["max_tokens"]["maximum"] = settings.max_new_tokens
 
     extend_openapi(app, edit)

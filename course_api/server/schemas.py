@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -160,6 +161,19 @@ class BatchingInfo(BaseModel):
     rejected: int = Field(description="Requests refused with 503 because the queue was full.")
 
 
+class GenerationInfo(BaseModel):
+    """What the text streamer has done since the server started."""
+
+    streams: int = Field(description="Streams running right now.")
+    requests: int = Field(description="Streams started so far.")
+    tokens: int = Field(
+        description="Characters written so far, over every stream. It stops growing when no stream runs: "
+        "a client that goes away stops its stream."
+    )
+    completed: int = Field(description="Streams that wrote all their `max_tokens` characters.")
+    stopped: int = Field(description="Streams that ended early: the client went away, or the server is stopping.")
+
+
 class ModelInfo(BaseModel):
     device: str
     device_reason: str
@@ -193,3 +207,72 @@ class ModelInfo(BaseModel):
             }
         ],
     )
+    generation: GenerationInfo = Field(
+        description="The text streamer of POST /generate.",
+        examples=[{"streams": 1, "requests": 12, "tokens": 1180, "completed": 11, "stopped": 0}],
+    )
+
+
+# ------------------------------------------------------------------------------------------- generation
+DEFAULT_NEW_TOKENS = 100  # characters /generate writes when the request does not say (or the limit, if lower)
+
+
+def _whole(value: Any) -> Any:
+    """JSON Schema's integers include ``3.0``: read it as 3 (strict mode still refuses ``"3"``, ``true`` and 3.5)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole), Field(strict=True)]
+
+
+class GenerateIn(BaseModel):
+    prompt: str = Field(
+        min_length=1,
+        description="The text to continue: not empty, at most `max_prompt_chars` characters (1000 by default; the "
+        "limit this server uses is in the schema's maxLength). A character the model does not know is read as a space.",
+        examples=["The dataset "],
+    )
+    max_tokens: WholeNumber = Field(
+        DEFAULT_NEW_TOKENS,
+        ge=1,
+        description="How many characters to write (one token is one character): 1 to `max_new_tokens` (500 by default; "
+        "the limit this server uses is in the schema's maximum). Without it: 100, or that limit if it is lower.",
+        examples=[100],
+    )
+    temperature: float = Field(
+        0.8,
+        ge=0,
+        le=2,
+        allow_inf_nan=False,
+        strict=True,
+        description="0: always the likeliest next character; higher: more varied, less likely text.",
+    )
+    seed: WholeNumber = Field(
+        0, ge=0, le=2**32 - 1, description="Seed of the random draws: the same request, the same text."
+    )
+
+
+class GeneratedToken(BaseModel):
+    """One character of the text, sent as soon as it is written."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # `type` is always there
+    type: Literal["token"] = "token"
+    index: int = Field(ge=0, description="Its place in the written text, from 0.", examples=[0])
+    text: str = Field(description="The character.", examples=["T"])
+
+
+class GenerationDone(BaseModel):
+    """The last item of every stream: the whole text and the counts."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+    type: Literal["done"] = "done"
+    text: str = Field(description="Every character written, in order; the prompt is not repeated.")
+    prompt_tokens: int = Field(description="Characters of the prompt the model read.")
+    tokens: int = Field(description="Characters written.")
+    finish_reason: Literal["length", "shutdown"] = Field(
+        description="'length': `max_tokens` characters were written; 'shutdown': the server is stopping."
+    )
+    device: str
+
+
+GenerationItem = Annotated[GeneratedToken | GenerationDone, Field(discriminator="type")]

@@ -81,7 +81,9 @@ class Settings(BaseSettings):
     weights_dir: Path = Field(default_factory=default_weights_dir, description="Folder of the trained weights.")
     # Limits on what a client may send; each refusal is a 4xx with problem details (README, "Limits").
     max_body_bytes: int = Field(6 * MIB, ge=1, description="Largest request body on any route (413).")
-    max_json_bytes: int = Field(MIB, ge=1, description="Largest body of /predict/text and /predict/pixels (413).")
+    max_json_bytes: int = Field(
+        MIB, ge=1, description="Largest body of the JSON routes: /predict/text, /predict/pixels, /generate (413)."
+    )
     max_upload_bytes: int = Field(5 * MIB, ge=1, description="Largest file uploaded to /predict/image (413).")
     max_image_pixels: int = Field(
         4096 * 4096, ge=1, description="Most pixels (width x height) of an uploaded image, read from its header (413)."
@@ -89,6 +91,13 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(5_000, ge=1, description="Longest text /predict/text classifies (422).")
     max_images_per_request: int = Field(
         256, ge=1, description="Most 8x8 images a client may send in one /predict/pixels request (422)."
+    )
+    # Text generation (POST /generate, course_api.server.generation): the size of one request.
+    max_prompt_chars: int = Field(
+        1_000, ge=1, le=100_000, description="Longest prompt /generate reads, in characters (422)."
+    )
+    max_new_tokens: int = Field(
+        500, ge=1, le=1_000_000, description="Most characters /generate writes for one request (422 above it)."
     )
     # Micro-batching (course_api.server.batching): requests that arrive together share one forward pass.
     batching: bool = Field(True, description="Micro-batching on (1) or off (0: every request runs alone).")

@@ -131,7 +131,7 @@ def check_cpu() -> Check:
 
 
 def check_weights() -> Check:
-    from course_api.server.models.store import DIGITS_FILE, SENTIMENT_FILE, read_card
+    from course_api.server.models.store import DIGITS_FILE, GENERATOR_FILE, SENTIMENT_FILE, read_card
     from course_api.server.settings import Settings, SettingsError
 
     try:
@@ -140,10 +140,12 @@ def check_weights() -> Check:
         return Check("weights", False, str(exc), "Fix or unset the variable it names.")
     try:
         cards = [read_card(folder / f) for f in (DIGITS_FILE, SENTIMENT_FILE)]
+        text = read_card(folder / GENERATOR_FILE)
     except Exception as exc:  # report any failure to read the weights
         return Check("weights", False, str(exc), f"Run '{suggest('train', 'train')}' to create them.")
     accuracy = ", ".join(f"{c['name']} {c['test_accuracy']:.1%}" for c in cards)
-    return Check("weights", True, f"{folder} ({accuracy} test accuracy)")
+    bits = f"{text['name']} {text['test_bits_per_char']:.2f} bits per character"
+    return Check("weights", True, f"{folder} ({accuracy} test accuracy; {bits})")
 
 
 def check_kernel() -> Check:

@@ -28,7 +28,9 @@ from course_api.server.settings import Settings
 IN_PROCESS_EXAMPLES = 100
 LOOPBACK_EXAMPLES = 25
 
-SETTINGS = Settings.from_env(environ={}, device="cpu")
+# In process, /generate streams through the test transport one message per character: a small max_new_tokens keeps
+# its 100 examples quick (over loopback, the default limit).
+SETTINGS = Settings.from_env(environ={}, device="cpu").with_changes(max_new_tokens=16)
 SPEC = create_app(SETTINGS).openapi()  # no models load here: only the lifespan loads them
 OPERATIONS = [f"{method.upper()} {path}" for path, methods in SPEC["paths"].items() for method in methods]
 # Negative examples need something to make invalid: parameters or a body.
@@ -124,6 +126,8 @@ def test_every_operation_is_fuzzed():
         "POST /predict/image",
         "POST /predict/pixels",
         "GET /model",
+        "POST /generate",
+        "POST /generate/jsonl",
     } <= set(OPERATIONS)
     assert {
         "GET /items/{item_id}",
@@ -131,6 +135,8 @@ def test_every_operation_is_fuzzed():
         "POST /predict/text",
         "POST /predict/image",
         "POST /predict/pixels",
+        "POST /generate",
+        "POST /generate/jsonl",
     } <= set(TAKES_INPUT)
 
 

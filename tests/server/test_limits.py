@@ -21,6 +21,8 @@ LIMITS = {
     "max_image_pixels": 4096 * 4096,
     "max_text_chars": 5000,
     "max_images_per_request": 256,
+    "max_prompt_chars": 1000,
+    "max_new_tokens": 500,
 }
 
 

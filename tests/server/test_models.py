@@ -10,8 +10,9 @@ import torch
 
 from course_api.server.device import available_devices
 from course_api.server.inference import ModelService
+from course_api.server.models.generator import CharGRU, CharVocabulary, generate, prime
 from course_api.server.models.sentiment import negation_signs, tokenize
-from course_api.server.models.store import DIGITS_FILE, WeightsError, read_card
+from course_api.server.models.store import DIGITS_FILE, GENERATOR_FILE, WeightsError, read_card, save_weights
 from helpers import BIN
 
 
@@ -19,6 +20,7 @@ def test_models_load_in_eval_mode_on_the_chosen_device(models):
     assert models.device == torch.device("cpu")
     assert not models.digits.training
     assert not models.sentiment.training
+    assert not models.generator.training
     assert all(p.device.type == "cpu" for p in models.digits.parameters())
 
 
@@ -89,6 +91,11 @@ def test_every_available_device_matches_the_cpu(settings, models, digits_test_sp
     assert np.allclose(other.digit_probabilities(x_test), models.digit_probabilities(x_test), atol=1e-4)
     texts = ["I love this course", "This is terrible"]
     assert np.allclose(other.sentiment_probabilities(texts), models.sentiment_probabilities(texts), atol=1e-4)
+    with torch.inference_mode():
+        _, here = prime(models.generator, "The iris dataset", torch.device("cpu"))
+        _, there = prime(other.generator, "The iris dataset", other.device)
+    # Probabilities, as above (cuDNN may use TF32 in the GRU: raw scores differ more than their softmax)
+    assert torch.allclose(torch.softmax(there.cpu(), -1), torch.softmax(here, -1), atol=1e-3)
 
 
 def test_missing_weights_say_how_to_make_them(tmp_path):
@@ -96,7 +103,7 @@ def test_missing_weights_say_how_to_make_them(tmp_path):
         ModelService.load(tmp_path, "cpu")
 
 
-@pytest.mark.slow  # trains both models twice, in two processes at once (about 20 s)
+@pytest.mark.slow  # trains every model twice, in two processes at once (about 40 s on two cores)
 @pytest.mark.subprocess
 def test_training_twice_gives_the_same_bytes(tmp_path):
     """`course-api train` is reproducible: two runs (two processes) write byte-identical weights and model card."""
@@ -107,7 +114,7 @@ def test_training_twice_gives_the_same_bytes(tmp_path):
         for name in ("first", "second")
     ]
     assert [run.wait(timeout=600) for run in runs] == [0, 0]
-    for name in ("digits_cnn.safetensors", "sentiment.safetensors", "MODEL_CARD.md"):
+    for name in ("digits_cnn.safetensors", "sentiment.safetensors", "text_generator.safetensors", "MODEL_CARD.md"):
         first, second = ((tmp_path / run / name).read_bytes() for run in ("first", "second"))
         assert first == second, f"{name} differs between two runs of course-api train"
     assert not (tmp_path / "first" / "digits_cnn.safetensors").read_bytes().startswith(b"\x80")  # not a pickle
@@ -119,3 +126,50 @@ def test_sentiment_training_learns_from_the_lexicon():
     model, card = train_sentiment(torch.device("cpu"), epochs=2, n_sentences=8000, progress=False)
     assert card["test_accuracy"] > 0.75  # chance is 0.5; the full run reaches 0.98
     assert card["vocabulary_size"] == len(model.vocab)
+
+
+# ------------------------------------------------------------------------------------------ generator
+def test_generator_card_and_vocabulary(models, settings):
+    card = read_card(settings.weights_dir / GENERATOR_FILE)
+    assert card["vocabulary_size"] == len(models.generator.chars)
+    assert card["test_bits_per_char"] < 3.5  # a blind guess among ~90 characters costs 6.5 bits
+    assert "scikit-learn" in card["data"]
+    assert "text-generator-gru" in (settings.weights_dir / "MODEL_CARD.md").read_text()
+    assert models.describe()["models"]["generator"]["vocabulary"] == "".join(models.generator.chars)
+
+
+def test_generator_reads_any_text_and_writes_known_characters(models):
+    cpu = torch.device("cpu")
+    for prompt in ("日本語のテキスト 😀", "\x00\t", "The dataset "):
+        text = generate(models.generator, prompt, 20, temperature=1.0, seed=1, device=cpu)
+        assert len(text) == 20
+        assert set(text) <= set(models.generator.chars)
+    assert generate(models.generator, "Iris", 30, temperature=0, seed=0, device=cpu) == generate(
+        models.generator, "Iris", 30, temperature=0, seed=99, device=cpu
+    ), "temperature 0 draws nothing: the seed does not matter"
+
+
+def test_vocabulary_reads_unknown_characters_as_spaces():
+    vocabulary = CharVocabulary([" ", "a", "b"])
+    assert vocabulary.encode("ab?c") == [1, 2, 0, 0]
+    assert vocabulary.decode([2, 0, 1]) == "b a"
+    with pytest.raises(ValueError, match="single characters"):
+        CharVocabulary(["a", "b"])
+
+
+def test_generator_training_twice_gives_the_same_bytes(tmp_path):
+    """A short run of the generator's training, twice in this process: the same weights, byte for byte."""
+    from course_api.server.generator_training import train_generator
+    from course_api.server.training import deterministic
+
+    files = []
+    for name in ("first", "second"):
+        with deterministic():
+            model, card = train_generator(torch.device("cpu"), steps=15, progress=False)
+        assert isinstance(model, CharGRU)
+        assert not model.training
+        files.append(tmp_path / f"{name}.safetensors")
+        save_weights(model, files[-1], card)
+    assert files[0].read_bytes() == files[1].read_bytes()
+    assert card["steps"] == 15
+    assert 0 < card["test_bits_per_char"] < 8

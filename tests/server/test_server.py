@@ -18,7 +18,7 @@ def test_health_check(client):
     assert body["message"] == "OK"
     assert body["status-code"] == 200
     assert body["data"]["device"] == "cpu"
-    assert body["data"]["models"] == ["digits", "sentiment"]
+    assert body["data"]["models"] == ["digits", "generator", "sentiment"]
 
 
 def test_item_with_query(client):
@@ -252,11 +252,19 @@ def test_openapi_documents_every_route_with_schemas(client):
         "/predict/image",
         "/predict/pixels",
         "/model",
+        "/generate",
+        "/generate/jsonl",
     ]:
         assert path in paths, path
+    streams = {"/generate": "text/event-stream", "/generate/jsonl": "application/jsonl"}  # an item schema each
     for path, methods in paths.items():
         for method, operation in methods.items():
-            schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+            content = operation["responses"]["200"]["content"]
+            if path in streams:
+                assert list(content) == [streams[path]], path
+                assert content[streams[path]]["itemSchema"], f"{method.upper()} {path} has no item schema"
+                continue
+            schema = content["application/json"]["schema"]
             assert schema.get("$ref"), f"{method.upper()} {path} has no response model"
     assert "multipart/form-data" in paths["/predict/image"]["post"]["requestBody"]["content"]
     assert set(paths["/predict/image"]["post"]["responses"]) >= {"200", "413", "415", "422", "503"}

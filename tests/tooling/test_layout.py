@@ -38,6 +38,12 @@ FORBIDDEN_IMPORTS = {
         "course_api.server.app",
         "course_api.server.settings",
     ),
+    "course_api/server/generation.py": (
+        "course_api.server.problems",
+        "course_api.server.app",
+        "course_api.server.routes",
+        "course_api.server.settings",
+    ),
     "course_api/server/models": (
         "course_api.server.app",
         "course_api.server.routes",

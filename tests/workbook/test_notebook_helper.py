@@ -69,7 +69,7 @@ def test_running_the_cell_again_replaces_the_earlier_server():
 
 def test_the_course_server_by_default(settings):
     with serve_in_background(settings=settings, name="course-default") as server:
-        assert httpx2.get(server.url + "/").json()["data"]["models"] == ["digits", "sentiment"]
+        assert httpx2.get(server.url + "/").json()["data"]["models"] == ["digits", "generator", "sentiment"]
 
 
 def test_failed_start_raises_with_the_reason():

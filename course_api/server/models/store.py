@@ -17,6 +17,7 @@ M = TypeVar("M", bound=nn.Module)
 
 DIGITS_FILE = "digits_cnn.safetensors"
 SENTIMENT_FILE = "sentiment.safetensors"
+GENERATOR_FILE = "text_generator.safetensors"
 
 
 class WeightsError(RuntimeError):

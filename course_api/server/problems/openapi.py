@@ -33,15 +33,21 @@ def error_responses(descriptions: Mapping[int | str, str]) -> dict[int | str, di
     return responses
 
 
+# The media type FastAPI gives a response ``model``: the route's own, JSON, or a stream's (server-sent events).
+ROUTE_MEDIA_TYPES = ("application/json", "text/event-stream")
+
+
 def problem_media_type(app: FastAPI) -> None:
-    """FastAPI documents a response ``model`` as ``application/json``; error bodies are
-    ``application/problem+json``: rename that media type on every 4xx and 5xx response of the schema."""
+    """FastAPI documents a response ``model`` with the route's media type (``application/json``, or
+    ``text/event-stream`` on a route that streams events); error bodies are ``application/problem+json``: rename
+    that media type on every 4xx and 5xx response of the schema."""
 
     def edit(schema: dict[str, Any]) -> None:
         for code, response in responses(schema):
             content = response.get("content", {})
-            if str(code)[:1] in ("4", "5") and "application/json" in content:
-                renamed = {k: v for k, v in content.items() if k != "application/json"}
-                response["content"] = {PROBLEM_MEDIA_TYPE: content["application/json"], **renamed}
+            found = [media for media in ROUTE_MEDIA_TYPES if media in content]
+            if str(code)[:1] in ("4", "5") and found:
+                renamed = {k: v for k, v in content.items() if k != found[0]}
+                response["content"] = {PROBLEM_MEDIA_TYPE: content[found[0]], **renamed}
 
     extend_openapi(app, edit)
