@@ -169,7 +169,7 @@ def _uvicorn_options(settings: Any, args: argparse.Namespace, *, in_this_process
     if in_this_process:
         app: Any = create_app(settings)
     else:
-        os.environ[SERVE_SETTINGS] = settings.model_dump_json()  # the processes uvicorn starts inherit it
+        os.environ[SERVE_SETTINGS] = settings.handover_json()  # the processes uvicorn starts inherit it
         app = f"{app_from_serve.__module__}:{app_from_serve.__name__}"
     return {
         "app": app,

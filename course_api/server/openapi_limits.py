@@ -1,4 +1,5 @@
-"""What ``/openapi.json`` says beyond what FastAPI derives from the routes: this server's own limits.
+"""What ``/openapi.json`` says beyond what FastAPI derives from the routes: this server's own limits, and whether
+its API key is required (only when ``api_keys`` has keys; with none the generation routes are open).
 
 Routes are defined once, at import, but limits are settings: a route's response descriptions name them as
 ``{max_text_chars}`` and :func:`document_settings` writes the values of the app's settings in their place, and
@@ -41,7 +42,7 @@ def responses(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def document_settings(app: FastAPI, settings: Settings) -> None:
-    """Make ``app.openapi()`` state the limits of ``settings``."""
+    """Make ``app.openapi()`` state the limits of ``settings``, and the API key as optional when none is configured."""
     values: dict[str, Any] = {**settings.model_dump(), "json_body_limit": settings.json_body_limit}
 
     def fill(text: str) -> str:
@@ -58,5 +59,10 @@ def document_settings(app: FastAPI, settings: Settings) -> None:
         if "GenerateIn" in models:
             models["GenerateIn"]["properties"]["prompt"]["maxLength"] = settings.max_prompt_chars
             models["GenerateIn"]["properties"]["max_tokens"]["maximum"] = settings.max_new_tokens
+        if not settings.api_keys:  # no API keys configured: the key is optional ({} is "no security needed")
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    if operation.get("security") and {} not in operation["security"]:
+                        operation["security"].append({})
 
     extend_openapi(app, edit)

@@ -8,6 +8,7 @@ Every default lives here and nowhere else.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -17,8 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationError
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "COURSE_API_"
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
@@ -64,6 +65,17 @@ def _browser_address(value: str | None) -> str | None:
             "server's port (e.g. https://hub.example.org/user/ada/proxy/{port})"
         )
     return value
+
+
+def _key_list(value: Any) -> Any:
+    """The ``api_keys`` setting: a comma-separated string (``COURSE_API_API_KEYS=key1,key2``) or a list."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+# Settings whose values are never shown: not in an error message, not in a repr, not in model_dump_json.
+SECRET_SETTINGS = frozenset({"api_keys"})
 
 
 class Settings(BaseSettings):
@@ -123,10 +135,26 @@ class Settings(BaseSettings):
         "prefix that the pages' links and /openapi.json's server then carry.",
     )
 
+    # API keys (course_api.server.keys): who may use the generation routes.
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_key_list)] = Field(
+        (),
+        description="Keys that clients send in the X-API-Key header to use /generate and /generate/jsonl, "
+        "comma-separated (COURSE_API_API_KEYS=key1,key2). None configured (the default): those routes are open "
+        "to anyone, as every other route always is. At least one: a request without a key gets 401, one with "
+        "another key 403. The keys are secrets: never logged, shown or echoed.",
+    )
+
     @property
     def json_body_limit(self) -> int:
         """The body cap of the JSON routes: ``max_json_bytes``, never above ``max_body_bytes``."""
         return min(self.max_json_bytes, self.max_body_bytes)
+
+    def handover_json(self) -> str:
+        """The settings as JSON for the processes ``course-api serve`` starts, the API keys included
+        (``model_dump_json()`` writes each secret as ``**********``)."""
+        values = self.model_dump(mode="json")
+        values["api_keys"] = [key.get_secret_value() for key in self.api_keys]
+        return json.dumps(values)
 
     @classmethod
     def settings_customise_sources(
@@ -196,6 +224,8 @@ def _explain(exc: ValidationError, environ: Mapping[str, str], given: Mapping[st
             lines.append(f"Unknown setting {field!r}; the settings are: {known}.")
             continue
         where = f"{field}={given[field]!r}" if field in given else f"{env_name(field)}={environ.get(env_name(field))!r}"
+        if field in SECRET_SETTINGS:  # a key is never echoed, not even a wrong one
+            where = field if field in given else env_name(field)
         lines.append(f"{where}: {error['msg']}. {_advice(field)}")
     return "\n".join(lines)
 
@@ -217,6 +247,8 @@ def _advice(field: str) -> str:
         )
     elif field == "device":
         wanted = "auto, cpu, cuda, cuda:N or mps"
+    elif field == "api_keys":
+        wanted, default = "keys separated by commas", "none: the generation routes open"
     else:
         wanted = "a valid value"
     if isinstance(default, bool):

@@ -41,6 +41,8 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "image-too-large": (413, "Image too large"),
     "unsupported-image-type": (415, "Not a PNG or JPEG image"),
     "unreadable-image": (422, "Unreadable image"),
+    "api-key-missing": (401, "API key required"),
+    "api-key-refused": (403, "API key not accepted"),
     "server-busy": (503, "Server busy"),
     "shutting-down": (503, "Server shutting down"),
 }

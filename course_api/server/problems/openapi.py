@@ -15,8 +15,8 @@ def error_responses(descriptions: Mapping[int | str, str]) -> dict[int | str, di
     """The ``responses=`` of a route for its error statuses, e.g. ``{413: "The upload is over ..."}``.
 
     422 is documented with :class:`ValidationProblem` (``errors`` always present), the others with
-    :class:`Problem`; 503 with its ``Retry-After`` header. :func:`problem_media_type` makes their media type
-    ``application/problem+json`` in ``/openapi.json``.
+    :class:`Problem`; 503 with its ``Retry-After`` header, 401 with ``WWW-Authenticate``.
+    :func:`problem_media_type` makes their media type ``application/problem+json`` in ``/openapi.json``.
     """
     responses: dict[int | str, dict[str, Any]] = {}
     for code, description in descriptions.items():
@@ -27,6 +27,14 @@ def error_responses(descriptions: Mapping[int | str, str]) -> dict[int | str, di
                     "description": "Seconds to wait before trying again.",
                     "required": True,
                     "schema": {"type": "integer"},
+                }
+            }
+        if code == 401:
+            entry["headers"] = {
+                "WWW-Authenticate": {
+                    "description": "How to authenticate: the API key in the X-API-Key header.",
+                    "required": True,
+                    "schema": {"type": "string"},
                 }
             }
         responses[code] = entry

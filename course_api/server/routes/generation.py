@@ -3,8 +3,9 @@
 
 Two paths rather than one that reads ``Accept``: each is a FastAPI path operation that ``yield``\\ s, and FastAPI
 encodes what it yields, as server-sent events with ``response_class=EventSourceResponse``, as JSON Lines without.
-The request is checked by a dependency (:func:`checked_request`), and dependencies run before the answer starts:
-a mistake is a 4xx with problem details, as on every route. Once the status line is sent, it is 200.
+The request is checked by dependencies (the API key, :mod:`course_api.server.keys`, then :func:`checked_request`),
+and dependencies run before the answer starts: a mistake is a 4xx with problem details, as on every route. Once
+the status line is sent, it is 200.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from course_api.server.batching import BatcherClosed, QueueFull
 from course_api.server.dependencies import Config, Models
 from course_api.server.inference import Predictor
+from course_api.server.keys import KEY_ERRORS, KeyRequired
 from course_api.server.problems import APIProblem, error_responses
 from course_api.server.routes.predictions import JSON_ERRORS
 from course_api.server.schemas import (
@@ -29,10 +31,13 @@ from course_api.server.schemas import (
     GenerationItem,
 )
 
-router = APIRouter(tags=["generation"])
+# Every route here needs an API key when the server has keys configured (course_api.server.keys): a 401/403
+# before anything else of the request is checked, and before the stream starts.
+router = APIRouter(tags=["generation"], dependencies=[KeyRequired])
 
 GENERATE_ERRORS: dict[int | str, str] = {
     **JSON_ERRORS,
+    **KEY_ERRORS,
     422: "Invalid JSON, no `prompt`, an empty prompt or one longer than {max_prompt_chars} characters "
     "(`max_prompt_chars`), a `max_tokens` below 1 or above {max_new_tokens} (`max_new_tokens`), a `temperature` "
     "outside 0 to 2, or a `seed` outside 0 to 2**32 - 1.",
