@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -317,25 +317,22 @@ def train_all(
 
 
 def _train(output: Path, device: torch.device, *, which: str, progress: bool, digits_epochs: int) -> list[TrainResult]:
+    # name -> (file, how to train it, the attribute that the weights file keeps as "vocab"), in training order
+    plan: dict[str, tuple[str, Callable[[], tuple[Any, dict[str, Any]]], str | None]] = {
+        "digits": (DIGITS_FILE, lambda: train_digits(device, epochs=digits_epochs, progress=progress), None),
+        "sentiment": (SENTIMENT_FILE, lambda: train_sentiment(device, progress=progress), "vocab"),
+        "generator": (GENERATOR_FILE, lambda: train_generator(device, progress=progress), "chars"),
+    }
     results = []
-    if which in ("all", "digits"):
+    for name, (file, train, vocab) in plan.items():
+        if which not in ("all", name):
+            continue
         start = time.perf_counter()
-        digits, card = train_digits(device, epochs=digits_epochs, progress=progress)
-        path = output / DIGITS_FILE
-        save_weights(digits, path, card)
-        results.append(TrainResult("digits", path, card, time.perf_counter() - start))
-    if which in ("all", "sentiment"):
-        start = time.perf_counter()
-        sentiment, card = train_sentiment(device, progress=progress)
-        path = output / SENTIMENT_FILE
-        save_weights(sentiment, path, card, extra={"vocab": json.dumps(sentiment.vocab)})
-        results.append(TrainResult("sentiment", path, card, time.perf_counter() - start))
-    if which in ("all", "generator"):
-        start = time.perf_counter()
-        generator, card = train_generator(device, progress=progress)
-        path = output / GENERATOR_FILE
-        save_weights(generator, path, card, extra={"vocab": json.dumps(generator.chars)})
-        results.append(TrainResult("generator", path, card, time.perf_counter() - start))
+        model, card = train()
+        path = output / file
+        extra = {"vocab": json.dumps(getattr(model, vocab))} if vocab else None
+        save_weights(model, path, card, extra=extra)
+        results.append(TrainResult(name, path, card, time.perf_counter() - start))
     write_model_card(output)
     return results
 
